@@ -1,0 +1,36 @@
+# The README's two commands: `make run` (full pipeline on IMDB) and `make test`.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+ARGS ?=
+
+.PHONY: venv run smoke test data constraints clean
+
+$(VENV)/.installed: setup.py constraints.txt
+	@test -x $(PY) || { py=$$(scripts/find_python.sh) && echo "creating $(VENV) with $$py" && $$py -m venv $(VENV); }
+	$(PY) -m pip install -q -U pip
+	$(PY) -m pip install -c constraints.txt -e .[test]
+	touch $@
+
+venv: $(VENV)/.installed
+
+# Offline IMDB + GloVe 50d for machines without Stanford access (idempotent, ~1 min).
+data: venv
+	@if [ -x ../shared/data/prepare.sh ] || [ -f ../shared/data/prepare.sh ]; then \
+	  PYTHON=$(PY) bash ../shared/data/prepare.sh; \
+	else echo "no ../shared/data/prepare.sh: TFDS will download IMDB itself (needs network)"; fi
+
+run: data
+	$(VENV)/bin/imdb-pipeline run $(ARGS)
+
+smoke: data
+	$(VENV)/bin/imdb-pipeline run --preset smoke --output-dir pipeline_output/smoke $(ARGS)
+
+test: venv
+	$(PY) -m pytest tests -v -rs --durations=15 $(ARGS)
+
+constraints:
+	$(PY) -m pip freeze --exclude-editable | grep -v '^imdb-rnn-pipeline' > constraints.txt.new && mv constraints.txt.new constraints.txt
+
+clean:
+	rm -rf pipeline_output

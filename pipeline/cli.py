@@ -1,0 +1,152 @@
+"""`imdb-pipeline`: run the pipeline locally, report on the last run, classify reviews.
+
+  imdb-pipeline run [--preset smoke|seed|seed-gru|full] [--<any config field> VALUE ...]
+  imdb-pipeline report [--output-dir DIR]
+  imdb-pipeline predict --model-dir DIR "a review" ["another review" ...]
+"""
+import argparse
+import dataclasses
+import logging
+import os
+import sys
+import time
+from typing import List, Optional, Sequence
+
+from pipeline.config import PRESETS, ConfigError, PipelineConfig, make_config
+
+
+def _add_config_flags(parser: argparse.ArgumentParser) -> None:
+    """One flag per config field. Defaults are SUPPRESSed so only given flags override a preset."""
+    parser.add_argument("--preset", default="full", choices=sorted(PRESETS),
+                        help="Starting values: 'full' (default, whole IMDB), 'smoke' (a few "
+                        "hundred reviews), 'seed'/'seed-gru' (the tutorial's models).")
+    for field in dataclasses.fields(PipelineConfig):
+        flag = "--" + field.name.replace("_", "-")
+        help_text = f"{field.metadata.get('help', '')} [default: {field.default!r}]"
+        kwargs = dict(dest=field.name, default=argparse.SUPPRESS, help=help_text)
+        if field.type in (bool, "bool"):
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, **kwargs)
+        elif "Tuple" in str(field.type):
+            parser.add_argument(flag, action="append", metavar="ARG", **kwargs)
+        else:
+            parser.add_argument(flag, type=field.type if callable(field.type) else str,
+                                choices=field.metadata.get("choices"), **kwargs)
+
+
+def config_from_args(args: argparse.Namespace) -> PipelineConfig:
+    names = {f.name for f in dataclasses.fields(PipelineConfig)}
+    overrides = {k: v for k, v in vars(args).items() if k in names}
+    return make_config(args.preset, **overrides)
+
+
+def preflight(config: PipelineConfig) -> PipelineConfig:
+    """Fails in seconds, before any component runs, when data or GloVe cannot be found."""
+    from components.tfds_example_gen import load_tfds_builder
+    from trainer import glove
+
+    print(f"[preflight] TFDS {config.tfds_full_name} in {config.resolved_tfds_data_dir}",
+          flush=True)
+    builder = load_tfds_builder(config.tfds_full_name, config.resolved_tfds_data_dir,
+                                config.text_feature, config.label_feature)
+    print(f"[preflight] splits: { {k: v.num_examples for k, v in builder.info.splits.items()} }",
+          flush=True)
+    path = config.resolved_glove_path
+    if path:
+        archive, _ = glove._split_zip_member(path)
+        import tensorflow as tf
+
+        if not tf.io.gfile.exists(archive or path):
+            if config.glove_path or os.environ.get("GLOVE_PATH"):
+                raise glove.GloveError(f"GloVe file {archive or path!r} does not exist; fix "
+                                       "--glove-path (or GLOVE_PATH), or pass --glove-path none")
+            print(f"[preflight] no GloVe at {path}; trying Stanford's glove.6B.zip", flush=True)
+            path = glove.fetch_stanford_6b(os.path.dirname(path))
+            config = config.replace(glove_path=path)
+        print(f"[preflight] GloVe: {path}", flush=True)
+    else:
+        print("[preflight] GloVe: none (embedding trained from scratch)", flush=True)
+    return config
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    config = preflight(config_from_args(args))
+    from absl import logging as absl_logging
+
+    from pipeline import local_runner, report
+
+    absl_logging.set_verbosity(absl_logging.INFO)
+    logging.getLogger().setLevel(logging.INFO)
+    print(f"[run] pipeline root {config.resolved_pipeline_root}, ML Metadata "
+          f"{config.resolved_metadata_path}", flush=True)
+    start = time.time()
+    local_runner.run(config)
+    print(f"\n[run] finished in {time.time() - start:.0f} s\n", flush=True)
+    print(report.format_report(report.latest_run(config)), flush=True)
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from pipeline import report
+
+    print(report.format_report(report.latest_run(config_from_args(args))))
+    return 0
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    import tensorflow as tf
+
+    from trainer.training import RAW_TEXT_SIGNATURE
+
+    model_dir = args.model_dir
+    versions = sorted((d for d in tf.io.gfile.listdir(model_dir) if d.strip("/").isdigit()),
+                      key=lambda d: int(d.strip("/")))
+    if versions:  # A Pusher serving dir: take the newest version.
+        model_dir = os.path.join(model_dir, versions[-1])
+    texts = args.texts or [line.strip() for line in sys.stdin if line.strip()]
+    classify = tf.saved_model.load(model_dir).signatures[RAW_TEXT_SIGNATURE]
+    probabilities = classify(text=tf.constant(texts))["probability"].numpy()[:, 0]
+    for text, probability in zip(texts, probabilities):
+        label = "positive" if probability >= 0.5 else "negative"
+        print(f"{probability:.3f}  {label:<8}  {text[:100]}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="imdb-pipeline", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help="Run the whole pipeline locally (BeamDagRunner).")
+    _add_config_flags(run)
+    run.set_defaults(handler=cmd_run)
+    report = commands.add_parser("report", help="Per-component times, metrics and outputs of "
+                                 "the latest run, from ML Metadata.")
+    _add_config_flags(report)
+    report.set_defaults(handler=cmd_report)
+    predict = commands.add_parser("predict", help="Classify reviews with an exported model.")
+    predict.add_argument("--model-dir", required=True, help="A SavedModel, or a serving dir "
+                         "of numbered versions (the newest is used).")
+    predict.add_argument("texts", nargs="*", help="Reviews (default: one per line on stdin).")
+    predict.set_defaults(handler=cmd_predict)
+    return parser
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except ConfigError as error:
+        print(f"imdb-pipeline: {error}", file=sys.stderr)
+        return 2
+    except Exception as error:  # Known, actionable failures get one line, not a stack trace.
+        from components.data_validation import DataAnomaliesError
+        from components.tfds_example_gen import TfdsDataError
+        from trainer.glove import GloveError
+
+        if isinstance(error, (TfdsDataError, GloveError, DataAnomaliesError)):
+            print(f"imdb-pipeline: {error}", file=sys.stderr)
+            return 1
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())

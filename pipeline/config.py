@@ -1,0 +1,213 @@
+"""The one config object that drives the pipeline, its runners and the CLI.
+
+Every field is a CLI flag (`--vocab-size 30000`); `validate()` runs before any work starts so a
+bad value costs a second, not a Transform run.
+"""
+import dataclasses
+import os
+from typing import Any, Dict, List, Optional, Tuple
+
+from trainer.hparams import ModelHParams
+
+DEFAULT_GLOVE_PATH = os.path.join("~", ".cache", "glove", "glove.6B.50d.txt")
+PADDING_MODES = ("pre", "post")
+
+
+def _field(default, help_text: str, **kwargs):
+    return dataclasses.field(default=default, metadata={"help": help_text, **kwargs})
+
+
+@dataclasses.dataclass(frozen=True)
+class PipelineConfig:
+    # Where things go.
+    pipeline_name: str = _field("imdb-sentiment-rnn", "TFX pipeline name (MLMD context).")
+    output_dir: str = _field("pipeline_output", "Base folder for pipeline root, MLMD and "
+                             "serving dir when those are not given.")
+    pipeline_root: str = _field("", "TFX pipeline root (default: <output-dir>/root).")
+    metadata_path: str = _field("", "SQLite ML Metadata file (default: "
+                                "<output-dir>/metadata.sqlite).")
+    serving_dir: str = _field("", "Pusher destination; each blessed model lands in "
+                              "<serving-dir>/<version>/ (default: <output-dir>/serving_model).")
+    enable_cache: bool = _field(True, "Reuse outputs of unchanged components.")
+    beam_pipeline_args: Tuple[str, ...] = _field(
+        ("--direct_running_mode=in_memory", "--direct_num_workers=1"),
+        "Beam options for the data components (repeat the flag per option).")
+
+    # Data.
+    tfds_name: str = _field("imdb_reviews", "TFDS dataset name.")
+    tfds_config: str = _field("plain_text", "TFDS builder config ('' for none).")
+    tfds_version: str = _field("", "TFDS dataset version ('' = latest).")
+    tfds_data_dir: str = _field("", "TFDS data dir (default: $TFDS_DATA_DIR, else "
+                                "~/tensorflow_datasets).")
+    text_feature: str = _field("text", "Name of the review text feature.")
+    label_feature: str = _field("label", "Name of the 0/1 label feature.")
+    eval_percent: int = _field(10, "Percent of TFDS 'train' hashed into the 'eval' split.")
+    max_examples: int = _field(0, "Read at most this many examples per TFDS split (0 = all).")
+
+    # Preprocessing (Transform).
+    vocab_size: int = _field(20000, "Top-k words kept by the vocabulary.")
+    num_oov_buckets: int = _field(1, "Hash buckets for out-of-vocabulary words.")
+    max_len: int = _field(400, "Tokens per review after padding/truncation.")
+    padding: str = _field("post", "Where padding goes: 'pre' (Keras default) or 'post' "
+                          "(cuDNN-friendly with masking).", choices=PADDING_MODES)
+    truncating: str = _field("pre", "Which end long reviews lose: 'pre' keeps the ending.",
+                             choices=PADDING_MODES)
+
+    # Model and training (Trainer).
+    cell: str = _field("gru", "Recurrent cell.", choices=("lstm", "gru"))
+    num_layers: int = _field(1, "Stacked recurrent layers.")
+    units: int = _field(64, "Units per recurrent layer (per direction).")
+    dropout: float = _field(0.3, "Dropout after the recurrent stack and in the head.")
+    spatial_dropout: float = _field(0.2, "Dropout of whole embedding channels.")
+    bidirectional: bool = _field(True, "Bidirectional recurrent layers.")
+    pooling: str = _field("max_mean", "Sequence summary: 'last' state, or max+mean over time "
+                          "with the last state.", choices=("last", "max_mean"))
+    dense_units: int = _field(32, "Units of the ReLU layer in the head.")
+    learning_rate: float = _field(2e-3, "Adam learning rate.")
+    glove_path: str = _field("", "GloVe vectors: .txt, .txt.gz, or a zip member "
+                             "'glove.6B.zip:glove.6B.100d.txt' (env GLOVE_PATH; default "
+                             f"{DEFAULT_GLOVE_PATH}; 'none' = random init).")
+    glove_trainable: bool = _field(True, "Fine-tune the GloVe embedding (else frozen).")
+    epochs: int = _field(4, "Maximum epochs (early stopping on eval loss may stop sooner).")
+    batch_size: int = _field(64, "Training batch size.")
+    train_steps: int = _field(0, "Steps per epoch (0 = one pass over train).")
+    early_stopping_patience: int = _field(1, "Epochs without eval improvement before stopping.")
+
+    # Evaluation gate (Evaluator).
+    min_accuracy: float = _field(0.85, "Test accuracy a model needs to be blessed.")
+    max_accuracy_drop: float = _field(0.0, "Largest accuracy drop allowed against the latest "
+                                      "blessed model.")
+
+    # -- derived paths -------------------------------------------------------------------------
+    @property
+    def resolved_pipeline_root(self) -> str:
+        return self.pipeline_root or os.path.join(self.output_dir, "root")
+
+    @property
+    def resolved_metadata_path(self) -> str:
+        return self.metadata_path or os.path.join(self.output_dir, "metadata.sqlite")
+
+    @property
+    def resolved_serving_dir(self) -> str:
+        return self.serving_dir or os.path.join(self.output_dir, "serving_model")
+
+    @property
+    def resolved_tfds_data_dir(self) -> str:
+        return os.path.expanduser(self.tfds_data_dir or os.environ.get("TFDS_DATA_DIR")
+                                  or os.path.join("~", "tensorflow_datasets"))
+
+    @property
+    def resolved_glove_path(self) -> str:
+        """'' means train the embedding from scratch."""
+        path = self.glove_path or os.environ.get("GLOVE_PATH") or DEFAULT_GLOVE_PATH
+        return "" if path.lower() == "none" else os.path.expanduser(path)
+
+    @property
+    def tfds_full_name(self) -> str:
+        name = self.tfds_name + (f"/{self.tfds_config}" if self.tfds_config else "")
+        return name + (f":{self.tfds_version}" if self.tfds_version else "")
+
+    def model_hparams(self) -> ModelHParams:
+        names = {f.name for f in dataclasses.fields(ModelHParams)}
+        return ModelHParams(**{n: getattr(self, n) for n in names})
+
+    def transform_config(self) -> Dict[str, Any]:
+        """What `preprocessing_fn` receives as custom_config."""
+        return {"text_feature": self.text_feature, "label_feature": self.label_feature,
+                "vocab_size": self.vocab_size, "num_oov_buckets": self.num_oov_buckets,
+                "max_len": self.max_len, "padding": self.padding, "truncating": self.truncating}
+
+    def trainer_config(self) -> Dict[str, Any]:
+        """What `run_fn` receives as custom_config."""
+        return {"hparams": self.model_hparams().to_dict(), "label_feature": self.label_feature,
+                "text_feature": self.text_feature, "glove_path": self.resolved_glove_path,
+                "num_oov_buckets": self.num_oov_buckets, "steps_per_epoch": self.train_steps,
+                "epochs": self.epochs, "batch_size": self.batch_size,
+                "early_stopping_patience": self.early_stopping_patience}
+
+    # -- validation ----------------------------------------------------------------------------
+    def validate(self) -> "PipelineConfig":
+        errors: List[str] = []
+
+        def check(ok: bool, message: str):
+            if not ok:
+                errors.append(message)
+
+        check(bool(self.pipeline_name.strip()), "--pipeline-name must not be empty")
+        check(bool(self.tfds_name.strip()), "--tfds-name must not be empty")
+        check(bool(self.text_feature) and bool(self.label_feature)
+              and self.text_feature != self.label_feature,
+              "--text-feature and --label-feature must be two different, non-empty names")
+        check(0 < self.eval_percent < 100, f"--eval-percent must be in 1..99, got "
+              f"{self.eval_percent}")
+        check(self.max_examples >= 0, f"--max-examples must be >= 0, got {self.max_examples}")
+        check(self.vocab_size >= 1, f"--vocab-size must be >= 1, got {self.vocab_size}")
+        check(self.num_oov_buckets >= 1, f"--num-oov-buckets must be >= 1, got "
+              f"{self.num_oov_buckets}")
+        check(self.max_len >= 1, f"--max-len must be >= 1, got {self.max_len}")
+        check(self.padding in PADDING_MODES, f"--padding must be one of {PADDING_MODES}, got "
+              f"{self.padding!r}")
+        check(self.truncating in PADDING_MODES, f"--truncating must be one of "
+              f"{PADDING_MODES}, got {self.truncating!r}")
+        check(self.epochs >= 1, f"--epochs must be >= 1, got {self.epochs}")
+        check(self.batch_size >= 1, f"--batch-size must be >= 1, got {self.batch_size}")
+        check(self.train_steps >= 0, f"--train-steps must be >= 0, got {self.train_steps}")
+        check(self.early_stopping_patience >= 0, "--early-stopping-patience must be >= 0")
+        check(0.0 <= self.min_accuracy <= 1.0, f"--min-accuracy must be in [0, 1], got "
+              f"{self.min_accuracy}")
+        check(0.0 <= self.max_accuracy_drop <= 1.0, f"--max-accuracy-drop must be in [0, 1], "
+              f"got {self.max_accuracy_drop}")
+        try:
+            self.model_hparams().validate()
+        except ValueError as error:
+            errors.append(str(error))
+        if errors:
+            raise ConfigError("invalid configuration:\n  - " + "\n  - ".join(errors))
+        return self
+
+    def replace(self, **changes) -> "PipelineConfig":
+        return dataclasses.replace(self, **changes)
+
+
+class ConfigError(ValueError):
+    """A config value that would make the pipeline fail or misbehave later."""
+
+
+# Small presets; flags given on the command line override them.
+PRESETS: Dict[str, Dict[str, Any]] = {
+    "full": {},
+    # A few hundred reviews end to end in about a minute: for trying changes, not for accuracy.
+    "smoke": {"max_examples": 400, "vocab_size": 2000, "max_len": 64, "units": 16,
+              "epochs": 1, "batch_size": 32, "min_accuracy": 0.0, "max_accuracy_drop": 1.0},
+    # The seed tutorial: vocab 10k, max_len 80, pre padding, frozen GloVe, 2 x LSTM(64).
+    "seed": {"vocab_size": 10000, "max_len": 80, "padding": "pre", "truncating": "pre",
+             "cell": "lstm", "num_layers": 2, "units": 64, "dropout": 0.5,
+             "spatial_dropout": 0.0, "bidirectional": False, "pooling": "last",
+             "dense_units": 32, "learning_rate": 1e-3, "glove_trainable": False,
+             "epochs": 20, "batch_size": 64, "early_stopping_patience": 3,
+             "min_accuracy": 0.5},
+    "seed-gru": {"vocab_size": 10000, "max_len": 80, "padding": "pre", "truncating": "pre",
+                 "cell": "gru", "num_layers": 2, "units": 64, "dropout": 0.5,
+                 "spatial_dropout": 0.0, "bidirectional": False, "pooling": "last",
+                 "dense_units": 32, "learning_rate": 1e-3, "glove_trainable": False,
+                 "epochs": 20, "batch_size": 64, "early_stopping_patience": 3,
+                 "min_accuracy": 0.5},
+}
+
+
+def make_config(preset: str = "full", **overrides) -> PipelineConfig:
+    """A validated config: defaults, then the preset, then explicit overrides."""
+    if preset not in PRESETS:
+        raise ConfigError(f"unknown preset {preset!r}; choose one of {sorted(PRESETS)}")
+    known = {f.name for f in dataclasses.fields(PipelineConfig)}
+    unknown = sorted(set(overrides) - known)
+    if unknown:
+        raise ConfigError(f"unknown config fields: {unknown}")
+    values = {**PRESETS[preset], **overrides}
+    if "beam_pipeline_args" in values:
+        values["beam_pipeline_args"] = tuple(values["beam_pipeline_args"])
+    return PipelineConfig(**values).validate()
+
+
+def config_fields() -> List[dataclasses.Field]:
+    return list(dataclasses.fields(PipelineConfig))

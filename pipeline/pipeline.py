@@ -1,0 +1,102 @@
+"""THE pipeline definition; every runner (local Beam, Kubeflow) calls `create_pipeline`."""
+from typing import List, Optional
+
+import tensorflow_model_analysis as tfma
+from tfx import v1 as tfx
+from tfx.orchestration import metadata
+
+from components.data_validation import AnomaliesGate, CuratedSchemaGen
+from components.tfds_example_gen import TfdsExampleGen
+from pipeline.config import PipelineConfig
+
+PREPROCESSING_FN = "trainer.preprocessing.preprocessing_fn"
+RUN_FN = "trainer.training.run_fn"
+
+
+def eval_config(config: PipelineConfig) -> tfma.EvalConfig:
+    """Test-split metrics, sliced by the true label, with a quality and a no-regression gate."""
+    accuracy_threshold = tfma.MetricThreshold(
+        value_threshold=tfma.GenericValueThreshold(lower_bound={"value": config.min_accuracy}),
+        change_threshold=tfma.GenericChangeThreshold(
+            direction=tfma.MetricDirection.HIGHER_IS_BETTER,
+            absolute={"value": -config.max_accuracy_drop - 1e-10}))
+    return tfma.EvalConfig(
+        model_specs=[tfma.ModelSpec(signature_name="serving_default",
+                                    label_key=config.label_feature)],
+        slicing_specs=[tfma.SlicingSpec(), tfma.SlicingSpec(feature_keys=[config.label_feature])],
+        metrics_specs=[tfma.MetricsSpec(metrics=[
+            tfma.MetricConfig(class_name="ExampleCount"),
+            tfma.MetricConfig(class_name="BinaryAccuracy", threshold=accuracy_threshold),
+            tfma.MetricConfig(class_name="AUC"),
+            tfma.MetricConfig(class_name="Precision"),
+            tfma.MetricConfig(class_name="Recall"),
+        ])])
+
+
+def create_components(config: PipelineConfig) -> List:
+    example_gen = TfdsExampleGen(
+        dataset=config.tfds_full_name, data_dir=config.resolved_tfds_data_dir,
+        text_feature=config.text_feature, label_feature=config.label_feature,
+        eval_percent=config.eval_percent, max_examples=config.max_examples)
+    statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
+    schema_gen = CuratedSchemaGen(statistics=statistics_gen.outputs["statistics"],
+                                  text_feature=config.text_feature,
+                                  label_feature=config.label_feature)
+    example_validator = tfx.components.ExampleValidator(
+        statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"])
+    anomalies_gate = AnomaliesGate(anomalies=example_validator.outputs["anomalies"])
+
+    transform = tfx.components.Transform(
+        examples=example_gen.outputs["examples"], schema=schema_gen.outputs["schema"],
+        preprocessing_fn=PREPROCESSING_FN, custom_config=config.transform_config(),
+        splits_config=tfx.proto.SplitsConfig(analyze=["train"],
+                                             transform=["train", "eval"]))
+    transform.add_upstream_node(anomalies_gate)
+
+    trainer = tfx.components.Trainer(
+        run_fn=RUN_FN,
+        examples=transform.outputs["transformed_examples"],
+        transform_graph=transform.outputs["transform_graph"],
+        schema=schema_gen.outputs["schema"],
+        train_args=tfx.proto.TrainArgs(splits=["train"]),
+        eval_args=tfx.proto.EvalArgs(splits=["eval"]),
+        custom_config=config.trainer_config())
+
+    baseline_model = tfx.dsl.Resolver(
+        strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
+        model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
+        model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
+    ).with_id("latest_blessed_model_resolver")
+
+    evaluator = tfx.components.Evaluator(
+        examples=example_gen.outputs["examples"],
+        model=trainer.outputs["model"],
+        baseline_model=baseline_model.outputs["model"],
+        example_splits=["test"],
+        eval_config=eval_config(config))
+
+    pusher = tfx.components.Pusher(
+        model=trainer.outputs["model"],
+        model_blessing=evaluator.outputs["blessing"],
+        push_destination=tfx.proto.PushDestination(
+            filesystem=tfx.proto.PushDestination.Filesystem(
+                base_directory=config.resolved_serving_dir)))
+
+    return [example_gen, statistics_gen, schema_gen, example_validator, anomalies_gate,
+            transform, trainer, baseline_model, evaluator, pusher]
+
+
+def create_pipeline(config: PipelineConfig,
+                    metadata_connection_config: Optional[object] = None) -> tfx.dsl.Pipeline:
+    """The same graph for every runner; runners only choose where it runs and its MLMD."""
+    config.validate()
+    if metadata_connection_config is None:
+        metadata_connection_config = metadata.sqlite_metadata_connection_config(
+            config.resolved_metadata_path)
+    return tfx.dsl.Pipeline(
+        pipeline_name=config.pipeline_name,
+        pipeline_root=config.resolved_pipeline_root,
+        components=create_components(config),
+        enable_cache=config.enable_cache,
+        metadata_connection_config=metadata_connection_config,
+        beam_pipeline_args=list(config.beam_pipeline_args))

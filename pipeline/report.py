@@ -1,0 +1,130 @@
+"""What the last pipeline run did, read back from ML Metadata and the artifacts it points to."""
+import dataclasses
+import os
+from typing import Dict, List, Optional
+
+from ml_metadata.metadata_store import metadata_store
+from ml_metadata.proto import metadata_store_pb2
+
+from pipeline.config import PipelineConfig
+
+_STATES = {v: k for k, v in metadata_store_pb2.Execution.State.items()}
+
+
+@dataclasses.dataclass
+class NodeRun:
+    node: str
+    state: str  # COMPLETE, CACHED, FAILED, ...
+    seconds: float
+    outputs: Dict[str, List[metadata_store_pb2.Artifact]]
+
+
+@dataclasses.dataclass
+class RunReport:
+    run_id: str
+    nodes: Dict[str, NodeRun]
+    metadata_path: str
+
+    def artifact(self, node: str, key: str) -> Optional[metadata_store_pb2.Artifact]:
+        found = self.nodes.get(node)
+        artifacts = found.outputs.get(key, []) if found else []
+        return artifacts[0] if artifacts else None
+
+    @property
+    def blessed(self) -> Optional[bool]:
+        blessing = self.artifact("Evaluator", "blessing")
+        return None if blessing is None else bool(_int(blessing, "blessed"))
+
+    @property
+    def pushed_destination(self) -> Optional[str]:
+        pushed = self.artifact("Pusher", "pushed_model")
+        if pushed is None or not _int(pushed, "pushed"):
+            return None
+        return pushed.custom_properties["pushed_destination"].string_value
+
+    def test_metrics(self, slice_key=()) -> Dict[str, float]:
+        evaluation = self.artifact("Evaluator", "evaluation")
+        return {} if evaluation is None else load_metrics(evaluation.uri, slice_key)
+
+
+def _int(artifact, name: str) -> int:
+    value = artifact.custom_properties.get(name)
+    return value.int_value if value is not None else 0
+
+
+def _store(metadata_path: str) -> metadata_store.MetadataStore:
+    if not os.path.exists(metadata_path):
+        raise FileNotFoundError(f"no ML Metadata at {metadata_path}; run the pipeline first")
+    connection = metadata_store_pb2.ConnectionConfig()
+    connection.sqlite.filename_uri = metadata_path
+    connection.sqlite.connection_mode = metadata_store_pb2.SqliteMetadataSourceConfig.READONLY
+    return metadata_store.MetadataStore(connection)
+
+
+def latest_run(config: PipelineConfig) -> RunReport:
+    """Every node of the newest pipeline run, its state, wall time and output artifacts."""
+    store = _store(config.resolved_metadata_path)
+    runs = store.get_contexts_by_type("pipeline_run")
+    mine = [r for r in runs if any(c.name == config.pipeline_name
+                                   for c in store.get_parent_contexts_by_context(r.id))] or runs
+    if not mine:
+        raise LookupError(f"ML Metadata at {config.resolved_metadata_path} records no run")
+    run = max(mine, key=lambda r: (r.create_time_since_epoch, r.id))
+    nodes = {}
+    for execution in store.get_executions_by_context(run.id):
+        node_contexts = [c for c in store.get_contexts_by_execution(execution.id)
+                         if c.type_id == store.get_context_type("node").id]
+        node = node_contexts[0].name.split(".", 1)[-1] if node_contexts else str(execution.id)
+        outputs: Dict[str, List[metadata_store_pb2.Artifact]] = {}
+        events = [e for e in store.get_events_by_execution_ids([execution.id])
+                  if e.type in (metadata_store_pb2.Event.OUTPUT,
+                                metadata_store_pb2.Event.DECLARED_OUTPUT)]
+        artifacts = {a.id: a for a in store.get_artifacts_by_id([e.artifact_id for e in events])}
+        for event in events:
+            key = event.path.steps[0].key if event.path.steps else ""
+            outputs.setdefault(key, []).append(artifacts[event.artifact_id])
+        seconds = (execution.last_update_time_since_epoch
+                   - execution.create_time_since_epoch) / 1000.0
+        nodes[node] = NodeRun(node, _STATES.get(execution.last_known_state, "?"), seconds,
+                              outputs)
+    return RunReport(run.name, nodes, config.resolved_metadata_path)
+
+
+def load_metrics(evaluation_uri: str, slice_key=()) -> Dict[str, float]:
+    """Metric name -> value for one slice (overall by default) of a TFMA evaluation."""
+    import tensorflow_model_analysis as tfma
+
+    result = tfma.load_eval_result(evaluation_uri)
+    for key, metrics in result.slicing_metrics:
+        if tuple(key) == tuple(slice_key):
+            values = next(iter(next(iter(metrics.values())).values()))
+            return {name: (value.get("doubleValue", value.get("value"))
+                           if isinstance(value, dict) else value)
+                    for name, value in values.items()}
+    return {}
+
+
+def format_report(report: RunReport) -> str:
+    lines = [f"Pipeline run {report.run_id}:",
+             f"  {'component':<32}{'state':<10}{'seconds':>9}"]
+    total = 0.0
+    for node in report.nodes.values():
+        total += node.seconds
+        lines.append(f"  {node.node:<32}{node.state:<10}{node.seconds:>9.1f}")
+    lines.append(f"  {'total (sum of components)':<42}{total:>9.1f}")
+    metrics = report.test_metrics()
+    if metrics:
+        shown = ", ".join(f"{k}={v:.4f}" for k, v in sorted(metrics.items())
+                          if isinstance(v, (int, float)))
+        lines.append(f"Test split metrics: {shown}")
+    evaluation = report.artifact("Evaluator", "evaluation")
+    if evaluation is not None:
+        lines.append(f"Evaluation (TFMA):  {evaluation.uri}")
+    lines.append(f"Blessed:            {report.blessed}")
+    lines.append(f"Pushed model:       {report.pushed_destination or 'not pushed'}")
+    model_run = report.artifact("Trainer", "model_run")
+    if model_run is not None:
+        lines.append(f"Training curves:    {os.path.join(model_run.uri, 'training_curves.png')}"
+                     f" (TensorBoard logs in {model_run.uri})")
+    lines.append(f"ML Metadata:        {report.metadata_path}")
+    return "\n".join(lines)

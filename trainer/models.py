@@ -1,0 +1,71 @@
+"""The LSTM/GRU sentiment model, built in one function.
+
+Recurrent layers keep Keras' defaults that select the cuDNN kernel on a GPU: tanh activation,
+sigmoid recurrent activation, no `recurrent_dropout`, `unroll=False`, `use_bias=True` (and GRU
+`reset_after=True`). Padding id 0 is masked; with right-padded ('post') input the mask stays
+cuDNN-compatible.
+"""
+from typing import Optional
+
+import numpy as np
+import tensorflow as tf
+
+from trainer.hparams import ModelHParams
+from trainer.preprocessing import TOKENS_FEATURE
+
+_CELLS = {"lstm": tf.keras.layers.LSTM, "gru": tf.keras.layers.GRU}
+
+
+def _recurrent_layer(hparams: ModelHParams, return_sequences: bool, name: str):
+    layer = _CELLS[hparams.cell](hparams.units, return_sequences=return_sequences,
+                                 name=name)
+    if hparams.bidirectional:
+        layer = tf.keras.layers.Bidirectional(layer, name=f"bi_{name}")
+    return layer
+
+
+def build_model(hparams: ModelHParams, max_len: int, embedding_rows: int,
+                embedding_init: Optional[np.ndarray] = None,
+                embedding_dim: int = 50) -> tf.keras.Model:
+    """tokens [batch, max_len] int -> P(positive) [batch, 1].
+
+    With pooling 'max_mean' the head sees the last state and max/mean over time of the final
+    layer's outputs (a strong, cheap boost for long reviews); 'last' is the tutorial's head.
+    """
+    hparams.validate()
+    if embedding_init is not None:
+        embedding_rows, embedding_dim = embedding_init.shape
+        initializer = tf.keras.initializers.Constant(embedding_init)
+    else:
+        initializer = "uniform"
+    tokens = tf.keras.Input(shape=(max_len,), dtype=tf.int64, name=TOKENS_FEATURE)
+    x = tf.keras.layers.Embedding(
+        embedding_rows, embedding_dim, embeddings_initializer=initializer, mask_zero=True,
+        trainable=hparams.glove_trainable or embedding_init is None, name="embedding")(tokens)
+    if hparams.spatial_dropout:
+        x = tf.keras.layers.SpatialDropout1D(hparams.spatial_dropout, name="embedding_dropout")(x)
+    for index in range(hparams.num_layers - 1):
+        x = _recurrent_layer(hparams, True, f"{hparams.cell}_{index + 1}")(x)
+        if hparams.dropout:
+            x = tf.keras.layers.Dropout(hparams.dropout, name=f"dropout_{index + 1}")(x)
+    last = f"{hparams.cell}_{hparams.num_layers}"
+    if hparams.pooling == "max_mean":
+        sequence = _recurrent_layer(hparams, True, last)(x)
+        x = tf.keras.layers.Concatenate(name="pooled")([
+            tf.keras.layers.GlobalMaxPooling1D(name="max_over_time")(sequence),
+            tf.keras.layers.GlobalAveragePooling1D(name="mean_over_time")(sequence),
+        ])
+    else:
+        x = _recurrent_layer(hparams, False, last)(x)
+    if hparams.dropout:
+        x = tf.keras.layers.Dropout(hparams.dropout, name="recurrent_dropout_out")(x)
+    x = tf.keras.layers.Dense(hparams.dense_units, activation="relu", name="dense")(x)
+    if hparams.dropout:
+        x = tf.keras.layers.Dropout(hparams.dropout, name="dense_dropout")(x)
+    probability = tf.keras.layers.Dense(1, activation="sigmoid", name="probability")(x)
+    model = tf.keras.Model(tokens, probability, name=f"imdb_{hparams.cell}")
+    model.compile(optimizer=tf.keras.optimizers.Adam(hparams.learning_rate),
+                  loss="binary_crossentropy",
+                  metrics=[tf.keras.metrics.BinaryAccuracy(name="accuracy"),
+                           tf.keras.metrics.AUC(name="auc")])
+    return model

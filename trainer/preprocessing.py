@@ -1,0 +1,76 @@
+"""Text preprocessing in the TF graph (TFT), shared by training, evaluation and serving."""
+from typing import Any, Dict, Optional
+
+import tensorflow as tf
+import tensorflow_transform as tft
+
+TOKENS_FEATURE = "tokens"
+VOCAB_NAME = "vocab"
+PADDING_ID = 0  # Ids 1..vocab are words by frequency, then the OOV buckets.
+
+_HTML_TAG = r"<[^>]*>"
+# Punctuation becomes tokens of its own ("great!" -> "great", "!"); apostrophes stay inside
+# words ("don't"), so GloVe's contractions still match.
+_PUNCTUATION = r"""([!"#$%&()*+,\-./:;<=>?@\[\\\]^_`{|}~])"""
+
+DEFAULTS = {"text_feature": "text", "label_feature": "label", "vocab_size": 20000,
+            "num_oov_buckets": 1, "max_len": 400, "padding": "post", "truncating": "pre"}
+
+
+def normalize(text: tf.Tensor) -> tf.Tensor:
+    """Lowercases, drops HTML tags such as IMDB's `<br />` and spaces out punctuation."""
+    text = tf.strings.lower(text, encoding="utf-8")
+    text = tf.strings.regex_replace(text, _HTML_TAG, " ")
+    return tf.strings.regex_replace(text, _PUNCTUATION, r" \1 ")
+
+
+def tokenize(text: tf.Tensor) -> tf.RaggedTensor:
+    """[batch] strings -> [batch, (tokens)] ragged strings, split on whitespace."""
+    return tf.strings.split(normalize(text))
+
+
+def pad_and_truncate(ids: tf.RaggedTensor, max_len: int, padding: str = "post",
+                     truncating: str = "pre") -> tf.Tensor:
+    """Ragged ids -> dense [batch, max_len], like Keras `pad_sequences` with value 0."""
+    if truncating == "pre":
+        ids = ids[:, -max_len:]
+    else:
+        ids = ids[:, :max_len]
+    dense = ids.to_tensor(default_value=PADDING_ID, shape=[None, max_len])
+    if padding == "post":
+        return dense
+    # Shift every row right by its amount of padding.
+    lengths = tf.cast(ids.row_lengths(), tf.int32)
+    source = tf.range(max_len)[tf.newaxis, :] - (max_len - lengths)[:, tf.newaxis]
+    shifted = tf.gather(dense, tf.maximum(source, 0), batch_dims=1)
+    return tf.where(source >= 0, shifted, tf.zeros_like(shifted))
+
+
+def _squeeze(tensor: tf.Tensor) -> tf.Tensor:
+    """SchemaGen(infer_feature_shape) gives [batch, 1]; work on [batch]."""
+    if isinstance(tensor, tf.SparseTensor):
+        tensor = tf.sparse.to_dense(tensor, default_value=b"" if tensor.dtype == tf.string
+                                    else 0)
+    return tf.reshape(tensor, [-1])
+
+
+def preprocessing_fn(inputs: Dict[str, Any],
+                     custom_config: Optional[Dict[str, Any]] = None) -> Dict[str, tf.Tensor]:
+    """TFX Transform entry point: raw text -> padded word ids; the label passes through."""
+    config = {**DEFAULTS, **(custom_config or {})}
+    tokens = tokenize(_squeeze(inputs[config["text_feature"]]))
+    ids = tft.compute_and_apply_vocabulary(
+        tokens.to_sparse(), top_k=int(config["vocab_size"]),
+        num_oov_buckets=int(config["num_oov_buckets"]), vocab_filename=VOCAB_NAME)
+    ids = tf.RaggedTensor.from_sparse(ids) + 1  # Shift so 0 means padding.
+    outputs = {TOKENS_FEATURE: pad_and_truncate(ids, int(config["max_len"]), config["padding"],
+                                                config["truncating"])}
+    label = config["label_feature"]
+    if label in inputs:
+        outputs[label] = _squeeze(inputs[label])
+    return outputs
+
+
+def embedding_rows(vocabulary_size: int, num_oov_buckets: int) -> int:
+    """Rows of the embedding table: padding + vocabulary + OOV buckets."""
+    return 1 + vocabulary_size + num_oov_buckets

@@ -1,0 +1,147 @@
+"""TFX Trainer entry point: `run_fn` trains on Transform's output and exports for serving.
+
+The exported SavedModel has two signatures, both running the Transform graph in TF:
+  serving_default(examples: serialized tf.Example) -> {"outputs": P(positive)}  (TFMA, TF Serving)
+  serving_raw_text(text: review strings)           -> {"probability": P(positive)}
+"""
+import json
+import logging
+import math
+import os
+from typing import Any, Dict, List, Optional
+
+import tensorflow as tf
+import tensorflow_transform as tft
+from tfx_bsl.public import tfxio
+
+from trainer import glove, models, preprocessing
+from trainer.hparams import ModelHParams
+
+RAW_TEXT_SIGNATURE = "serving_raw_text"
+
+
+def resolve_hparams(custom_config: Dict[str, Any],
+                    tuned: Optional[Dict[str, Any]] = None) -> ModelHParams:
+    """Config hyperparameters, overridden by the Tuner's best ones when the Trainer gets them."""
+    values = dict(custom_config.get("hparams", {}))
+    if tuned:
+        import keras_tuner
+
+        values.update(keras_tuner.HyperParameters.from_config(tuned).values)
+    return ModelHParams.from_dict(values)
+
+
+def _files(patterns) -> List[str]:
+    patterns = [patterns] if isinstance(patterns, str) else list(patterns)
+    return [f for pattern in patterns for f in tf.io.gfile.glob(pattern)] or patterns
+
+
+def count_records(patterns) -> int:
+    dataset = tf.data.TFRecordDataset(_files(patterns), compression_type="GZIP")
+    return int(dataset.reduce(tf.constant(0, tf.int64), lambda count, _: count + 1))
+
+
+def make_dataset(fn_args, patterns, tft_output: tft.TFTransformOutput, label: str,
+                 batch_size: int, repeat: bool) -> tf.data.Dataset:
+    return fn_args.data_accessor.tf_dataset_factory(
+        patterns,
+        tfxio.TensorFlowDatasetOptions(batch_size=batch_size, label_key=label,
+                                       num_epochs=None if repeat else 1, shuffle=repeat),
+        tft_output.transformed_metadata.schema,
+    ).map(lambda features, labels: (features[preprocessing.TOKENS_FEATURE], labels))
+
+
+def embedding_for(tft_output: tft.TFTransformOutput, glove_path: str, num_oov_buckets: int):
+    """(initial matrix or None, coverage summary) for the Transform vocabulary."""
+    vocabulary = [w.decode("utf-8", "replace") if isinstance(w, bytes) else w
+                  for w in tft_output.vocabulary_by_name(preprocessing.VOCAB_NAME)]
+    rows = preprocessing.embedding_rows(len(vocabulary), num_oov_buckets)
+    if not glove_path:
+        return None, rows, {"vocabulary_size": len(vocabulary), "glove": "none"}
+    init = glove.load_embedding(glove_path, vocabulary, num_oov_buckets)
+    return init.matrix, rows, {**init.summary(), "glove": glove_path}
+
+
+def export_serving_model(model: tf.keras.Model, tft_output: tft.TFTransformOutput,
+                         text_feature: str, label_feature: str, export_dir: str) -> None:
+    model.tft_layer = tft_output.transform_features_layer()  # Tracked: vocab travels as asset.
+    raw_spec = tft_output.raw_feature_spec()
+    raw_spec.pop(label_feature, None)
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
+    def serve_tf_examples(serialized):
+        transformed = model.tft_layer(tf.io.parse_example(serialized, raw_spec))
+        return {"outputs": model(transformed[preprocessing.TOKENS_FEATURE])}
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")])
+    def serve_raw_text(text):
+        # SchemaGen(infer_feature_shape=True) makes the raw text [batch, 1].
+        transformed = model.tft_layer({text_feature: tf.reshape(text, [-1, 1])})
+        return {"probability": model(transformed[preprocessing.TOKENS_FEATURE])}
+
+    model.save(export_dir, save_format="tf", signatures={
+        "serving_default": serve_tf_examples.get_concrete_function(),
+        RAW_TEXT_SIGNATURE: serve_raw_text.get_concrete_function(),
+    })
+
+
+def plot_history(history: Dict[str, List[float]], path: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    metrics = [m for m in ("loss", "accuracy", "auc") if m in history]
+    figure, axes = plt.subplots(1, len(metrics), figsize=(5 * len(metrics), 3.8))
+    for axis, metric in zip(list(axes) if len(metrics) > 1 else [axes], metrics):
+        epochs = range(1, len(history[metric]) + 1)
+        axis.plot(epochs, history[metric], "o-", label="train")
+        if f"val_{metric}" in history:
+            axis.plot(epochs, history[f"val_{metric}"], "s-", label="eval")
+        axis.set_xlabel("epoch")
+        axis.set_title(metric)
+        axis.grid(alpha=0.3)
+        axis.legend()
+    figure.tight_layout()
+    with tf.io.gfile.GFile(path, "wb") as out:
+        figure.savefig(out, format="png", dpi=110)
+    plt.close(figure)
+
+
+def run_fn(fn_args) -> None:
+    config = dict(fn_args.custom_config or {})
+    hparams = resolve_hparams(config, getattr(fn_args, "hyperparameters", None))
+    label = config.get("label_feature", "label")
+    text_feature = config.get("text_feature", "text")
+    batch_size = int(config.get("batch_size", 64))
+    tf.keras.utils.set_random_seed(int(config.get("seed", 42)))
+    logging.info("Training with %s", hparams)
+
+    tft_output = tft.TFTransformOutput(fn_args.transform_output)
+    max_len = tft_output.transformed_feature_spec()[preprocessing.TOKENS_FEATURE].shape[0]
+    matrix, rows, embedding_info = embedding_for(tft_output, config.get("glove_path", ""),
+                                                 int(config.get("num_oov_buckets", 1)))
+    model = models.build_model(hparams, max_len, rows, matrix)
+    model.summary(print_fn=logging.info)
+
+    steps = int(config.get("steps_per_epoch") or 0) or math.ceil(
+        count_records(fn_args.train_files) / batch_size)
+    train = make_dataset(fn_args, fn_args.train_files, tft_output, label, batch_size, True)
+    evaluation = make_dataset(fn_args, fn_args.eval_files, tft_output, label, batch_size, False)
+    callbacks = [
+        tf.keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir),
+        tf.keras.callbacks.EarlyStopping(
+            monitor="val_loss", patience=int(config.get("early_stopping_patience", 1)),
+            restore_best_weights=True, verbose=1),
+    ]
+    history = model.fit(train, epochs=int(config.get("epochs", 4)), steps_per_epoch=steps,
+                        validation_data=evaluation, callbacks=callbacks, verbose=2 if
+                        config.get("quiet_progress") else 1).history
+
+    summary = {"hparams": hparams.to_dict(), "embedding": embedding_info,
+               "steps_per_epoch": steps, "history": history}
+    with tf.io.gfile.GFile(os.path.join(fn_args.model_run_dir, "training_summary.json"),
+                           "w") as out:
+        json.dump(summary, out, indent=2, default=float)
+    plot_history(history, os.path.join(fn_args.model_run_dir, "training_curves.png"))
+    export_serving_model(model, tft_output, text_feature, label, fn_args.serving_model_dir)
