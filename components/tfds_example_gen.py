@@ -110,6 +110,7 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         builder = load_tfds_builder(exec_properties["dataset"], exec_properties["data_dir"],
                                     text_feature, label_feature)
         limit = f"[:{max_examples}]" if max_examples else ""
+        examples.split_names = artifact_utils.encode_split_names(list(SPLITS))
 
         def write(records, split):
             prefix = os.path.join(artifact_utils.get_split_uri([examples], split),
@@ -150,7 +151,6 @@ class Executor(base_beam_executor.BaseBeamExecutor):
             raise TfdsDataError(f"splits {empty} are empty ({counts}); check --eval-percent "
                                 "and --max-examples")
 
-        examples.split_names = artifact_utils.encode_split_names(list(SPLITS))
         examples.span = 0
         examples.version = int(str(builder.info.version).split(".")[0])
         examples_utils.set_payload_format(examples, example_gen_pb2.FORMAT_TF_EXAMPLE)

@@ -41,7 +41,9 @@ def _open_lines(source: str) -> Iterator[str]:
         raise GloveError(f"GloVe file {path!r} does not exist. Pass --glove-path (or set "
                          "GLOVE_PATH) to a GloVe .txt/.txt.gz file or Stanford's glove.6B.zip, "
                          "or --glove-path none to train the embedding from scratch.")
-    with tf.io.gfile.GFile(path, "rb") as raw:
+    # Plain files through open(); gfile (gs://, hdfs://) lacks what TextIOWrapper needs.
+    opener = tf.io.gfile.GFile if "://" in path else open
+    with opener(path, "rb") as raw:
         if archive:
             with zipfile.ZipFile(raw) as zipped:
                 names = [n for n in zipped.namelist() if n.endswith(".txt")]
@@ -58,7 +60,8 @@ def _open_lines(source: str) -> Iterator[str]:
             with gzip.GzipFile(fileobj=raw) as handle:
                 yield from io.TextIOWrapper(handle, encoding="utf-8", errors="replace")
         else:
-            yield from io.TextIOWrapper(raw, encoding="utf-8", errors="replace")
+            for line in raw:
+                yield line.decode("utf-8", errors="replace")
 
 
 def read_vectors(source: str, words: Optional[Iterable[str]] = None) -> Dict[str, np.ndarray]:
