@@ -29,6 +29,14 @@ def curate_schema(schema: schema_pb2.Schema, text_feature: str,
     label = tfdv.get_feature(schema, label_feature)
     label.ClearField("domain_info")
     label.int_domain.CopyFrom(schema_pb2.IntDomain(min=0, max=1, is_categorical=True))
+    # Free text has no closed set of values, however few TFDV happened to see.
+    text = tfdv.get_feature(schema, text_feature)
+    if text.WhichOneof("domain_info") == "domain":
+        kept = [d for d in schema.string_domain if d.name != text.domain]
+        del schema.string_domain[:]
+        schema.string_domain.extend(kept)
+    text.ClearField("domain")
+    text.ClearField("string_domain")
     for name in (text_feature, label_feature):
         tfdv.get_feature(schema, name).presence.min_fraction = 1.0
     # Serving requests carry text only.
@@ -70,11 +78,15 @@ def read_anomalies(anomalies: ExampleAnomalies) -> dict:
     return found
 
 
-@component
-def AnomaliesGate(anomalies: InputArtifact[ExampleAnomalies]) -> None:
+def check_anomalies(anomalies: ExampleAnomalies) -> None:
     found = read_anomalies(anomalies)
     if found:
         lines = [f"  {split}/{feature}: {text}" for split, issues in sorted(found.items())
                  for feature, text in sorted(issues.items())]
         raise DataAnomaliesError("ExampleValidator found data anomalies; not training on "
                                  "this data:\n" + "\n".join(lines))
+
+
+@component
+def AnomaliesGate(anomalies: InputArtifact[ExampleAnomalies]) -> None:
+    check_anomalies(anomalies)

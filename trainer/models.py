@@ -66,6 +66,5 @@ def build_model(hparams: ModelHParams, max_len: int, embedding_rows: int,
     model = tf.keras.Model(tokens, probability, name=f"imdb_{hparams.cell}")
     model.compile(optimizer=tf.keras.optimizers.Adam(hparams.learning_rate),
                   loss="binary_crossentropy",
-                  metrics=[tf.keras.metrics.BinaryAccuracy(name="accuracy"),
-                           tf.keras.metrics.AUC(name="auc")])
+                  metrics=[tf.keras.metrics.BinaryAccuracy(name="accuracy")])
     return model

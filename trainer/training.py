@@ -91,7 +91,7 @@ def plot_history(history: Dict[str, List[float]], path: str) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    metrics = [m for m in ("loss", "accuracy", "auc") if m in history]
+    metrics = [m for m in ("loss", "accuracy") if m in history]
     figure, axes = plt.subplots(1, len(metrics), figsize=(5 * len(metrics), 3.8))
     for axis, metric in zip(list(axes) if len(metrics) > 1 else [axes], metrics):
         epochs = range(1, len(history[metric]) + 1)

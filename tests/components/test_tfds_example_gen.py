@@ -1,0 +1,78 @@
+import glob
+import json
+import os
+
+import pytest
+import tensorflow as tf
+from tfx.types import standard_artifacts
+
+from components.tfds_example_gen import (SPLITS, Executor, TfdsDataError, hash_bucket,
+                                         load_tfds_builder)
+from tests.tiny_data import TINY_DATASET, TinyImdb
+
+
+def _run_example_gen(tmp_path, data_dir, **overrides):
+    examples = standard_artifacts.Examples()
+    examples.uri = str(tmp_path)
+    properties = {"dataset": TINY_DATASET, "data_dir": data_dir, "text_feature": "text",
+                  "label_feature": "label", "eval_percent": 25, "max_examples": 0, **overrides}
+    Executor().Do({}, {"examples": [examples]}, properties)
+    return examples
+
+
+def _read_split(examples, split):
+    files = glob.glob(os.path.join(examples.uri, f"Split-{split}", "*.gz"))
+    assert files, f"no files for split {split}"
+    return [tf.train.Example.FromString(r.numpy())
+            for r in tf.data.TFRecordDataset(files, compression_type="GZIP")]
+
+
+def test_splits_counts_and_properties(tmp_path, tiny_tfds_dir):
+    examples = _run_example_gen(tmp_path / "a", tiny_tfds_dir)
+    records = {split: _read_split(examples, split) for split in SPLITS}
+    train_total = TinyImdb.NUM_EXAMPLES["train"]
+    assert len(records["train"]) + len(records["eval"]) == train_total
+    assert 0.1 * train_total < len(records["eval"]) < 0.4 * train_total  # ~25%
+    assert len(records["test"]) == TinyImdb.NUM_EXAMPLES["test"]
+    counts = json.loads(examples.get_string_custom_property("split_counts"))
+    assert counts == {split: len(rows) for split, rows in records.items()}
+    assert examples.get_int_custom_property("num_examples_test") == len(records["test"])
+    assert json.loads(examples.split_names) == list(SPLITS)
+    assert examples.span == 0 and examples.version == 1
+    for example in records["train"][:20] + records["test"][:20]:
+        features = example.features.feature
+        assert features["text"].bytes_list.value[0]
+        assert features["label"].int64_list.value[0] in (0, 1)
+    # Eval membership is decided by the text's hash, nothing else.
+    for example in records["eval"]:
+        assert hash_bucket(example.features.feature["text"].bytes_list.value[0]) < 25
+
+
+def test_split_is_deterministic(tmp_path, tiny_tfds_dir):
+    def eval_texts(folder):
+        examples = _run_example_gen(tmp_path / folder, tiny_tfds_dir)
+        return sorted(e.features.feature["text"].bytes_list.value[0]
+                      for e in _read_split(examples, "eval"))
+
+    assert eval_texts("first") == eval_texts("second")
+
+
+def test_max_examples_limits_each_split(tmp_path, tiny_tfds_dir):
+    examples = _run_example_gen(tmp_path, tiny_tfds_dir, max_examples=40)
+    counts = json.loads(examples.get_string_custom_property("split_counts"))
+    assert counts["train"] + counts["eval"] == 40 and counts["test"] == 40
+
+
+def test_missing_dataset_is_a_clear_error(tmp_path):
+    with pytest.raises(TfdsDataError, match="not prepared|cannot load"):
+        load_tfds_builder("tiny_imdb/plain_text", str(tmp_path), download=False)
+
+
+def test_unknown_dataset_is_a_clear_error(tmp_path):
+    with pytest.raises(TfdsDataError, match="no_such_dataset"):
+        load_tfds_builder("no_such_dataset", str(tmp_path))
+
+
+def test_wrong_feature_name_is_a_clear_error(tiny_tfds_dir):
+    with pytest.raises(TfdsDataError, match="--text-feature"):
+        load_tfds_builder(TINY_DATASET, tiny_tfds_dir, text_feature="review")

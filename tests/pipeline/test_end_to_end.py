@@ -1,0 +1,104 @@
+"""One real pipeline run on tiny data, shared by every test here (about 2-3 minutes).
+
+The second run raises the accuracy bar out of reach: upstream components must come from the
+cache, the Evaluator must refuse to bless, and nothing new may be pushed.
+"""
+import json
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from pipeline import local_runner, report
+from pipeline.config import make_config
+from trainer.training import RAW_TEXT_SIGNATURE
+
+NODES = {"TfdsExampleGen", "StatisticsGen", "CuratedSchemaGen", "ExampleValidator",
+         "AnomaliesGate", "Transform", "Trainer", "latest_blessed_model_resolver", "Evaluator",
+         "Pusher"}
+UPSTREAM = NODES - {"Evaluator", "Pusher", "latest_blessed_model_resolver"}
+
+
+@pytest.fixture(scope="session")
+def pipeline_config(tmp_path_factory, tiny_tfds_dir, tiny_glove_path):
+    out = tmp_path_factory.mktemp("e2e")
+    return make_config(
+        "smoke", tfds_name="tiny_imdb", tfds_data_dir=tiny_tfds_dir, glove_path=tiny_glove_path,
+        output_dir=str(out), max_examples=0, max_len=24, vocab_size=500, units=8, epochs=2,
+        min_accuracy=0.0, max_accuracy_drop=1.0)
+
+
+@pytest.fixture(scope="session")
+def first_run(pipeline_config):
+    local_runner.run(pipeline_config)
+    return report.latest_run(pipeline_config)
+
+
+@pytest.fixture(scope="session")
+def second_run(first_run, pipeline_config):
+    stricter = pipeline_config.replace(min_accuracy=1.0)
+    local_runner.run(stricter)
+    return report.latest_run(stricter)
+
+
+def test_every_component_ran_and_is_in_mlmd(first_run):
+    assert set(first_run.nodes) == NODES
+    assert all(node.state == "COMPLETE" for node in first_run.nodes.values()), {
+        n: r.state for n, r in first_run.nodes.items()}
+
+
+def test_artifacts_exist(first_run):
+    examples = first_run.artifact("TfdsExampleGen", "examples")
+    for split in ("train", "eval", "test"):
+        assert tf.io.gfile.glob(os.path.join(examples.uri, f"Split-{split}", "*.gz"))
+    counts = json.loads(examples.custom_properties["split_counts"].string_value)
+    assert counts["train"] + counts["eval"] == 240 and counts["test"] == 80
+    schema = first_run.artifact("CuratedSchemaGen", "schema")
+    assert os.path.exists(os.path.join(schema.uri, "schema.pbtxt"))
+    transform_graph = first_run.artifact("Transform", "transform_graph")
+    assert os.path.exists(os.path.join(transform_graph.uri, "transform_fn"))
+    model_run = first_run.artifact("Trainer", "model_run")
+    summary = json.load(open(os.path.join(model_run.uri, "training_summary.json")))
+    assert summary["embedding"]["found_in_glove"] > 0
+    assert 0 < summary["embedding"]["coverage"] <= 1
+    assert len(summary["history"]["val_loss"]) >= 1
+    assert os.path.getsize(os.path.join(model_run.uri, "training_curves.png")) > 1000
+
+
+def test_evaluator_reports_test_metrics_with_label_slices(first_run):
+    metrics = first_run.test_metrics()
+    assert metrics["example_count"] == 80  # The whole TFDS test split.
+    for name in ("binary_accuracy", "auc", "precision", "recall"):
+        assert name in metrics
+    assert 0.0 <= metrics["binary_accuracy"] <= 1.0
+    negatives = first_run.test_metrics(((("label", 0),)))
+    assert negatives["example_count"] == 40
+    assert first_run.blessed is True
+
+
+def test_pushed_model_serves_raw_text_and_tf_examples(first_run, pipeline_config):
+    destination = first_run.pushed_destination
+    assert destination and os.path.dirname(destination) == pipeline_config.resolved_serving_dir
+    assert os.path.basename(destination).isdigit()  # <serving_dir>/<version>/ for TF Serving.
+    loaded = tf.saved_model.load(destination)
+    texts = ["A great, wonderful film!", "awful and boring.<br />", "the"]
+    probabilities = loaded.signatures[RAW_TEXT_SIGNATURE](text=tf.constant(texts))["probability"]
+    assert probabilities.shape == (3, 1)
+    assert np.all((probabilities.numpy() >= 0) & (probabilities.numpy() <= 1))
+    serialized = [tf.train.Example(features=tf.train.Features(feature={
+        "text": tf.train.Feature(bytes_list=tf.train.BytesList(value=[t.encode()]))}))
+        .SerializeToString() for t in texts]
+    outputs = loaded.signatures["serving_default"](examples=tf.constant(serialized))["outputs"]
+    np.testing.assert_allclose(outputs.numpy(), probabilities.numpy(), atol=1e-6)
+
+
+def test_second_run_hits_the_cache_and_never_pushes_a_worse_model(second_run, first_run,
+                                                                   pipeline_config):
+    states = {name: node.state for name, node in second_run.nodes.items()}
+    assert all(states[name] == "CACHED" for name in UPSTREAM), states
+    assert states["Evaluator"] == "COMPLETE"
+    assert second_run.blessed is False
+    assert second_run.pushed_destination is None
+    versions = os.listdir(pipeline_config.resolved_serving_dir)
+    assert versions == [os.path.basename(first_run.pushed_destination)]
