@@ -12,6 +12,8 @@ import sys
 import time
 from typing import List, Optional, Sequence
 
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")  # Before TensorFlow loads: no C++ INFO.
+
 from pipeline.config import PRESETS, ConfigError, PipelineConfig, make_config
 
 
@@ -68,14 +70,35 @@ def preflight(config: PipelineConfig) -> PipelineConfig:
     return config
 
 
-def cmd_run(args: argparse.Namespace) -> int:
-    config = preflight(config_from_args(args))
+class _StageFilter(logging.Filter):
+    """Keeps TFX's stage boundaries and the trainer's own lines; drops TFX's proto dumps."""
+
+    KEEP = ("is running.", "is finished.", "GloVe", "Training with", "Evaluation complete",
+            "Model pushed", "Transform", "Trainable params")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno >= logging.WARNING:
+            return not record.getMessage().startswith("ArtifactQuery.property_predicate")
+        message = record.getMessage()
+        return len(message) < 400 and any(key in message for key in self.KEEP)
+
+
+def _setup_logging(verbose: bool) -> None:
     from absl import logging as absl_logging
 
-    from pipeline import local_runner, report
-
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(message)s", datefmt="%H:%M:%S")
     absl_logging.set_verbosity(absl_logging.INFO)
     logging.getLogger().setLevel(logging.INFO)
+    if not verbose:
+        for handler in logging.getLogger().handlers:
+            handler.addFilter(_StageFilter())
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    config = preflight(config_from_args(args))
+    from pipeline import local_runner, report
+
+    _setup_logging(args.verbose)
     print(f"[run] pipeline root {config.resolved_pipeline_root}, ML Metadata "
           f"{config.resolved_metadata_path}", flush=True)
     start = time.time()
@@ -117,6 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="Run the whole pipeline locally (BeamDagRunner).")
     _add_config_flags(run)
+    run.add_argument("--verbose", action="store_true", help="Show TFX's full INFO logs.")
     run.set_defaults(handler=cmd_run)
     report = commands.add_parser("report", help="Per-component times, metrics and outputs of "
                                  "the latest run, from ML Metadata.")

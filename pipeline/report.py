@@ -71,7 +71,7 @@ def latest_run(config: PipelineConfig) -> RunReport:
         raise LookupError(f"ML Metadata at {config.resolved_metadata_path} records no run")
     run = max(mine, key=lambda r: (r.create_time_since_epoch, r.id))
     nodes = {}
-    for execution in store.get_executions_by_context(run.id):
+    for execution in sorted(store.get_executions_by_context(run.id), key=lambda e: e.id):
         node_contexts = [c for c in store.get_contexts_by_execution(execution.id)
                          if c.type_id == store.get_context_type("node").id]
         node = node_contexts[0].name.split(".", 1)[-1] if node_contexts else str(execution.id)
