@@ -115,6 +115,17 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_compile_kubeflow(args: argparse.Namespace) -> int:
+    from kubeflow.runner import compile_pipeline
+
+    config = config_from_args(args)
+    spec = compile_pipeline(config, args.output, image=args.image, trainer_gpus=args.gpus,
+                            gpu_type=args.gpu_type)
+    tasks = spec["pipelineSpec"]["root"]["dag"]["tasks"]
+    print(f"wrote {args.output}: {len(tasks)} tasks ({', '.join(sorted(tasks))})")
+    return 0
+
+
 def cmd_predict(args: argparse.Namespace) -> int:
     import tensorflow as tf
 
@@ -146,6 +157,15 @@ def build_parser() -> argparse.ArgumentParser:
                                  "the latest run, from ML Metadata.")
     _add_config_flags(report)
     report.set_defaults(handler=cmd_report)
+    kfp = commands.add_parser("compile-kubeflow", help="Compile the same pipeline to a "
+                              "Kubeflow Pipelines (v2) JSON spec.")
+    _add_config_flags(kfp)
+    kfp.add_argument("--output", default="imdb_pipeline_kubeflow.json", help="Spec file.")
+    kfp.add_argument("--image", default="gcr.io/YOUR_PROJECT/imdb-rnn-pipeline:latest",
+                     help="Image built from kubeflow/Dockerfile.")
+    kfp.add_argument("--gpus", type=int, default=1, help="GPUs for the Trainer (0 = CPU).")
+    kfp.add_argument("--gpu-type", default="nvidia-tesla-t4", help="Accelerator type.")
+    kfp.set_defaults(handler=cmd_compile_kubeflow)
     predict = commands.add_parser("predict", help="Classify reviews with an exported model.")
     predict.add_argument("--model-dir", required=True, help="A SavedModel, or a serving dir "
                          "of numbered versions (the newest is used).")

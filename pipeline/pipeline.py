@@ -3,7 +3,6 @@ from typing import List, Optional
 
 import tensorflow_model_analysis as tfma
 from tfx import v1 as tfx
-from tfx.orchestration import metadata
 
 from components.data_validation import AnomaliesGate, CuratedSchemaGen
 from components.tfds_example_gen import TfdsExampleGen
@@ -88,11 +87,11 @@ def create_components(config: PipelineConfig) -> List:
 
 def create_pipeline(config: PipelineConfig,
                     metadata_connection_config: Optional[object] = None) -> tfx.dsl.Pipeline:
-    """The same graph for every runner; runners only choose where it runs and its MLMD."""
+    """The same graph for every runner; runners only choose where it runs and its MLMD.
+
+    Kubeflow provides ML Metadata itself, so it passes None; the local runner passes SQLite.
+    """
     config.validate()
-    if metadata_connection_config is None:
-        metadata_connection_config = metadata.sqlite_metadata_connection_config(
-            config.resolved_metadata_path)
     return tfx.dsl.Pipeline(
         pipeline_name=config.pipeline_name,
         pipeline_root=config.resolved_pipeline_root,
