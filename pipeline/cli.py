@@ -28,6 +28,11 @@ def _add_config_flags(parser: argparse.ArgumentParser) -> None:
         kwargs = dict(dest=field.name, default=argparse.SUPPRESS, help=help_text)
         if field.type in (bool, "bool"):
             parser.add_argument(flag, action=argparse.BooleanOptionalAction, **kwargs)
+        elif "item_type" in field.metadata:
+            item = field.metadata["item_type"]
+            parser.add_argument(flag, metavar="A,B,...", **kwargs,
+                                type=lambda text, item=item: tuple(
+                                    item(v) for v in text.split(",") if v.strip()))
         elif "Tuple" in str(field.type):
             parser.add_argument(flag, action="append", metavar="ARG", **kwargs)
         else:
@@ -46,6 +51,12 @@ def preflight(config: PipelineConfig) -> PipelineConfig:
     from components.tfds_example_gen import load_tfds_builder
     from trainer import glove
 
+    if config.tuning == "reuse":
+        from pipeline.report import count_artifacts
+
+        if not count_artifacts(config.resolved_metadata_path, "HyperParameters"):
+            raise ConfigError(f"--tuning reuse: ML Metadata at {config.resolved_metadata_path} "
+                              "holds no tuned hyperparameters yet; run once with --tuning tune")
     print(f"[preflight] TFDS {config.tfds_full_name} in {config.resolved_tfds_data_dir}",
           flush=True)
     builder = load_tfds_builder(config.tfds_full_name, config.resolved_tfds_data_dir,

@@ -11,6 +11,7 @@ from trainer.hparams import ModelHParams
 
 DEFAULT_GLOVE_PATH = os.path.join("~", ".cache", "glove", "glove.6B.50d.txt")
 PADDING_MODES = ("pre", "post")
+TUNING_MODES = ("tune", "reuse", "fixed")
 
 
 def _field(default, help_text: str, **kwargs):
@@ -73,6 +74,26 @@ class PipelineConfig:
     train_steps: int = _field(0, "Steps per epoch (0 = one pass over train).")
     early_stopping_patience: int = _field(1, "Epochs without eval improvement before stopping.")
 
+    # Hyperparameter search (Tuner).
+    tuning: str = _field("tune", "'tune': search with the Tuner; 'reuse': take the latest best "
+                         "hyperparameters in ML Metadata; 'fixed': use the model flags as given.",
+                         choices=TUNING_MODES)
+    tuner_algorithm: str = _field("random", "Keras Tuner search algorithm.",
+                                  choices=("random", "bayesian", "hyperband"))
+    tuner_max_trials: int = _field(6, "Trials (random/bayesian).")
+    tuner_epochs: int = _field(1, "Epochs per trial (early stopping inside trials).")
+    tuner_train_fraction: float = _field(0.5, "Fraction of train each trial epoch sees.")
+    tune_units: Tuple[int, ...] = _field((32, 64, 96), "Units to try (comma-separated).",
+                                         item_type=int)
+    tune_dropout: Tuple[float, ...] = _field((0.2, 0.5), "Dropout range low,high (step 0.1).",
+                                             item_type=float)
+    tune_cells: Tuple[str, ...] = _field(("gru", "lstm"), "Cells to try.", item_type=str)
+    tune_num_layers: Tuple[int, ...] = _field((1,), "Stacked layers to try.", item_type=int)
+    tune_bidirectional: Tuple[str, ...] = _field(("true",), "Bidirectional values to try "
+                                                 "(true,false).", item_type=str)
+    tune_learning_rates: Tuple[float, ...] = _field((1e-3, 2e-3, 3e-3), "Learning rates to try.",
+                                                    item_type=float)
+
     # Evaluation gate (Evaluator).
     min_accuracy: float = _field(0.85, "Test accuracy a model needs to be blessed.")
     max_accuracy_drop: float = _field(0.0, "Largest accuracy drop allowed against the latest "
@@ -117,6 +138,20 @@ class PipelineConfig:
                 "vocab_size": self.vocab_size, "num_oov_buckets": self.num_oov_buckets,
                 "max_len": self.max_len, "padding": self.padding, "truncating": self.truncating}
 
+    def search_space(self) -> Dict[str, Any]:
+        return {"units": list(self.tune_units), "dropout": list(self.tune_dropout),
+                "cell": list(self.tune_cells), "num_layers": list(self.tune_num_layers),
+                "bidirectional": [v.lower() in ("true", "1", "yes")
+                                  for v in self.tune_bidirectional],
+                "learning_rate": list(self.tune_learning_rates)}
+
+    def tuner_config(self) -> Dict[str, Any]:
+        """What `tuner_fn` receives as custom_config: the trainer's, plus the search."""
+        return {**self.trainer_config(), "tuning": {
+            "algorithm": self.tuner_algorithm, "max_trials": self.tuner_max_trials,
+            "epochs": self.tuner_epochs, "train_fraction": self.tuner_train_fraction,
+            "search_space": self.search_space()}}
+
     def trainer_config(self) -> Dict[str, Any]:
         """What `run_fn` receives as custom_config."""
         return {"hparams": self.model_hparams().to_dict(), "label_feature": self.label_feature,
@@ -157,6 +192,24 @@ class PipelineConfig:
               f"{self.min_accuracy}")
         check(0.0 <= self.max_accuracy_drop <= 1.0, f"--max-accuracy-drop must be in [0, 1], "
               f"got {self.max_accuracy_drop}")
+        check(self.tuning in TUNING_MODES, f"--tuning must be one of {TUNING_MODES}")
+        check(self.tuner_max_trials >= 1, "--tuner-max-trials must be >= 1")
+        check(self.tuner_epochs >= 1, "--tuner-epochs must be >= 1")
+        check(0.0 < self.tuner_train_fraction <= 1.0, "--tuner-train-fraction must be in (0, 1]")
+        check(len(self.tune_dropout) == 2 and 0.0 <= min(self.tune_dropout)
+              and max(self.tune_dropout) < 1.0 and self.tune_dropout[0] <= self.tune_dropout[1],
+              f"--tune-dropout must be 'low,high' within [0, 1), got {self.tune_dropout}")
+        for name in ("tune_units", "tune_num_layers"):
+            check(bool(getattr(self, name)) and min(getattr(self, name)) >= 1,
+                  f"--{name.replace('_', '-')} needs values >= 1")
+        check(bool(self.tune_cells) and set(self.tune_cells) <= {"lstm", "gru"},
+              f"--tune-cells must be lstm and/or gru, got {self.tune_cells}")
+        check(bool(self.tune_bidirectional) and all(
+            v.lower() in ("true", "false", "1", "0", "yes", "no")
+            for v in self.tune_bidirectional), "--tune-bidirectional takes true/false values")
+        check(bool(self.tune_learning_rates) and all(0 < lr <= 1
+                                                      for lr in self.tune_learning_rates),
+              "--tune-learning-rates must be in (0, 1]")
         try:
             self.model_hparams().validate()
         except ValueError as error:
@@ -178,6 +231,7 @@ PRESETS: Dict[str, Dict[str, Any]] = {
     "full": {},
     # A few hundred reviews end to end in about a minute: for trying changes, not for accuracy.
     "smoke": {"max_examples": 400, "vocab_size": 2000, "max_len": 64, "units": 16,
+              "tuner_max_trials": 2, "tune_units": (8, 16), "tuner_train_fraction": 1.0,
               "epochs": 1, "batch_size": 32, "min_accuracy": 0.0, "max_accuracy_drop": 1.0},
     # The seed tutorial: vocab 10k, max_len 80, pre padding, frozen GloVe, 2 x LSTM(64).
     "seed": {"vocab_size": 10000, "max_len": 80, "padding": "pre", "truncating": "pre",
@@ -185,13 +239,13 @@ PRESETS: Dict[str, Dict[str, Any]] = {
              "spatial_dropout": 0.0, "bidirectional": False, "pooling": "last",
              "dense_units": 32, "learning_rate": 1e-3, "glove_trainable": False,
              "epochs": 20, "batch_size": 64, "early_stopping_patience": 3,
-             "min_accuracy": 0.5},
+             "min_accuracy": 0.5, "tuning": "fixed"},
     "seed-gru": {"vocab_size": 10000, "max_len": 80, "padding": "pre", "truncating": "pre",
                  "cell": "gru", "num_layers": 2, "units": 64, "dropout": 0.5,
                  "spatial_dropout": 0.0, "bidirectional": False, "pooling": "last",
                  "dense_units": 32, "learning_rate": 1e-3, "glove_trainable": False,
                  "epochs": 20, "batch_size": 64, "early_stopping_patience": 3,
-                 "min_accuracy": 0.5},
+                 "min_accuracy": 0.5, "tuning": "fixed"},
 }
 
 
@@ -204,8 +258,9 @@ def make_config(preset: str = "full", **overrides) -> PipelineConfig:
     if unknown:
         raise ConfigError(f"unknown config fields: {unknown}")
     values = {**PRESETS[preset], **overrides}
-    if "beam_pipeline_args" in values:
-        values["beam_pipeline_args"] = tuple(values["beam_pipeline_args"])
+    for field in dataclasses.fields(PipelineConfig):
+        if field.name in values and isinstance(field.default, tuple):
+            values[field.name] = tuple(values[field.name])
     return PipelineConfig(**values).validate()
 
 

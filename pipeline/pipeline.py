@@ -10,6 +10,7 @@ from pipeline.config import PipelineConfig
 
 PREPROCESSING_FN = "trainer.preprocessing.preprocessing_fn"
 RUN_FN = "trainer.training.run_fn"
+TUNER_FN = "trainer.tuning.tuner_fn"
 
 
 def eval_config(config: PipelineConfig) -> tfma.EvalConfig:
@@ -52,8 +53,10 @@ def create_components(config: PipelineConfig) -> List:
                                              transform=["train", "eval"]))
     transform.add_upstream_node(anomalies_gate)
 
+    tuning_nodes, hyperparameters = _hyperparameter_source(config, transform, schema_gen)
     trainer = tfx.components.Trainer(
         run_fn=RUN_FN,
+        hyperparameters=hyperparameters,
         examples=transform.outputs["transformed_examples"],
         transform_graph=transform.outputs["transform_graph"],
         schema=schema_gen.outputs["schema"],
@@ -82,7 +85,28 @@ def create_components(config: PipelineConfig) -> List:
                 base_directory=config.resolved_serving_dir)))
 
     return [example_gen, statistics_gen, schema_gen, example_validator, anomalies_gate,
-            transform, trainer, baseline_model, evaluator, pusher]
+            transform, *tuning_nodes, trainer, baseline_model, evaluator, pusher]
+
+
+def _hyperparameter_source(config: PipelineConfig, transform, schema_gen):
+    """(nodes to add, channel of best hyperparameters or None) for the tuning mode."""
+    if config.tuning == "tune":
+        tuner = tfx.components.Tuner(
+            tuner_fn=TUNER_FN,
+            examples=transform.outputs["transformed_examples"],
+            transform_graph=transform.outputs["transform_graph"],
+            schema=schema_gen.outputs["schema"],
+            train_args=tfx.proto.TrainArgs(splits=["train"]),
+            eval_args=tfx.proto.EvalArgs(splits=["eval"]),
+            custom_config=config.tuner_config())
+        return [tuner], tuner.outputs["best_hyperparameters"]
+    if config.tuning == "reuse":
+        latest = tfx.dsl.Resolver(
+            strategy_class=tfx.dsl.experimental.LatestArtifactStrategy,
+            hyperparameters=tfx.dsl.Channel(type=tfx.types.standard_artifacts.HyperParameters),
+        ).with_id("latest_hyperparameters_resolver")
+        return [latest], latest.outputs["hyperparameters"]
+    return [], None
 
 
 def create_pipeline(config: PipelineConfig,

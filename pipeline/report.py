@@ -1,5 +1,6 @@
 """What the last pipeline run did, read back from ML Metadata and the artifacts it points to."""
 import dataclasses
+import json
 import os
 from typing import Dict, List, Optional
 
@@ -45,6 +46,46 @@ class RunReport:
     def test_metrics(self, slice_key=()) -> Dict[str, float]:
         evaluation = self.artifact("Evaluator", "evaluation")
         return {} if evaluation is None else load_metrics(evaluation.uri, slice_key)
+
+
+    def trials(self) -> List[dict]:
+        """The Tuner's completed trials (id, score, values), best first; [] without a Tuner."""
+        results = self.artifact("Tuner", "tuner_results")
+        if results is None:
+            return []
+        files = tf_glob(os.path.join(results.uri, "*.json"))
+        return json.loads(read_text(files[0])) if files else []
+
+    def training_summary(self) -> dict:
+        model_run = self.artifact("Trainer", "model_run")
+        path = model_run and os.path.join(model_run.uri, "training_summary.json")
+        return json.loads(read_text(path)) if path and tf_exists(path) else {}
+
+
+def tf_glob(pattern: str) -> List[str]:
+    import tensorflow as tf
+
+    return tf.io.gfile.glob(pattern)
+
+
+def tf_exists(path: str) -> bool:
+    import tensorflow as tf
+
+    return tf.io.gfile.exists(path)
+
+
+def read_text(path: str) -> str:
+    import tensorflow as tf
+
+    with tf.io.gfile.GFile(path) as handle:
+        return handle.read()
+
+
+def count_artifacts(metadata_path: str, type_name: str) -> int:
+    """How many artifacts of a type ML Metadata holds (0 when there is no MLMD yet)."""
+    if not os.path.exists(metadata_path):
+        return 0
+    return len(_store(metadata_path).get_artifacts_by_type(type_name))
 
 
 def _int(artifact, name: str) -> int:
@@ -112,6 +153,20 @@ def format_report(report: RunReport) -> str:
         total += node.seconds
         lines.append(f"  {node.node:<32}{node.state:<10}{node.seconds:>9.1f}")
     lines.append(f"  {'total (sum of components)':<42}{total:>9.1f}")
+    trials = report.trials()
+    if trials:
+        names = [k for k in trials[0] if k not in ("trial_id", "score")]
+        lines.append(f"Tuner trials (eval-split accuracy, best first):")
+        lines.append("  " + f"{'trial':<7}{'score':>7}  " + "  ".join(f"{n:>13}" for n in names))
+        for trial in trials:
+            lines.append("  " + f"{trial['trial_id']:<7}{trial['score']:>7.4f}  " + "  ".join(
+                f"{str(trial.get(n)):>13}" for n in names))
+    summary = report.training_summary()
+    if summary:
+        lines.append(f"Trained model:      {summary.get('hparams')} "
+                     f"(hyperparameters from {summary.get('hparams_source', 'config')})")
+        if "embedding" in summary:
+            lines.append(f"Embedding:          {summary['embedding']}")
     metrics = report.test_metrics()
     if metrics:
         shown = ", ".join(f"{k}={v:.4f}" for k, v in sorted(metrics.items())

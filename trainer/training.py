@@ -112,7 +112,8 @@ def plot_history(history: Dict[str, List[float]], path: str) -> None:
 
 def run_fn(fn_args) -> None:
     config = dict(fn_args.custom_config or {})
-    hparams = resolve_hparams(config, getattr(fn_args, "hyperparameters", None))
+    tuned = getattr(fn_args, "hyperparameters", None)
+    hparams = resolve_hparams(config, tuned)
     label = config.get("label_feature", "label")
     text_feature = config.get("text_feature", "text")
     batch_size = int(config.get("batch_size", 64))
@@ -141,6 +142,7 @@ def run_fn(fn_args) -> None:
                         config.get("quiet_progress") else 1).history
 
     summary = {"hparams": hparams.to_dict(), "embedding": embedding_info,
+               "hparams_source": "tuner artifact" if tuned else "config",
                "steps_per_epoch": steps, "history": history}
     with tf.io.gfile.GFile(os.path.join(fn_args.model_run_dir, "training_summary.json"),
                            "w") as out:

@@ -16,8 +16,8 @@ from tests.tiny_data import tiny_label
 from trainer.training import RAW_TEXT_SIGNATURE
 
 NODES = {"TfdsExampleGen", "StatisticsGen", "CuratedSchemaGen", "ExampleValidator",
-         "AnomaliesGate", "Transform", "Trainer", "latest_blessed_model_resolver", "Evaluator",
-         "Pusher"}
+         "AnomaliesGate", "Transform", "Tuner", "Trainer", "latest_blessed_model_resolver",
+         "Evaluator", "Pusher"}
 UPSTREAM = NODES - {"Evaluator", "Pusher", "latest_blessed_model_resolver"}
 
 
@@ -27,7 +27,8 @@ def pipeline_config(tmp_path_factory, tiny_tfds_dir, tiny_glove_path):
     return make_config(
         "smoke", tfds_name="tiny_imdb", tfds_data_dir=tiny_tfds_dir, glove_path=tiny_glove_path,
         output_dir=str(out), max_examples=0, max_len=24, vocab_size=500, units=8, epochs=2,
-        min_accuracy=0.0, max_accuracy_drop=1.0)
+        min_accuracy=0.0, max_accuracy_drop=1.0, tuning="tune", tuner_max_trials=2,
+        tuner_epochs=1, tune_units=(4, 8), tune_cells=("gru", "lstm"))
 
 
 @pytest.fixture(scope="session")
@@ -41,6 +42,13 @@ def second_run(first_run, pipeline_config):
     stricter = pipeline_config.replace(min_accuracy=1.0)
     local_runner.run(stricter)
     return report.latest_run(stricter)
+
+
+@pytest.fixture(scope="session")
+def reuse_run(second_run, pipeline_config):
+    reuse = pipeline_config.replace(min_accuracy=1.0, tuning="reuse")
+    local_runner.run(reuse)
+    return report.latest_run(reuse)
 
 
 def test_every_component_ran_and_is_in_mlmd(first_run):
@@ -103,3 +111,28 @@ def test_second_run_hits_the_cache_and_never_pushes_a_worse_model(second_run, fi
     assert second_run.pushed_destination is None
     versions = os.listdir(pipeline_config.resolved_serving_dir)
     assert versions == [os.path.basename(first_run.pushed_destination)]
+
+
+def test_tuner_records_trials_and_trainer_builds_the_best_model(first_run):
+    trials = first_run.trials()
+    assert len(trials) == 2  # Both trials completed; a failed one would stop the run.
+    assert all(0.0 <= t["score"] <= 1.0 and t["units"] in (4, 8) for t in trials)
+    best_file = tf.io.gfile.glob(os.path.join(
+        first_run.artifact("Tuner", "best_hyperparameters").uri, "*"))
+    best = json.load(open(best_file[0]))["values"]
+    assert best["units"] == trials[0]["units"] and best["cell"] == trials[0]["cell"]
+    trained = first_run.training_summary()
+    assert trained["hparams_source"] == "tuner artifact"
+    for name in ("units", "cell", "dropout", "num_layers", "bidirectional", "learning_rate"):
+        assert trained["hparams"][name] == pytest.approx(best[name]), name
+
+
+def test_reuse_mode_takes_the_previous_best_hyperparameters(reuse_run, first_run):
+    assert "Tuner" not in reuse_run.nodes
+    resolved = reuse_run.artifact("latest_hyperparameters_resolver", "hyperparameters")
+    tuned = first_run.artifact("Tuner", "best_hyperparameters")
+    if resolved is not None:
+        assert resolved.id == tuned.id
+    # Same hyperparameters and inputs: the Trainer's earlier result is reused.
+    assert reuse_run.nodes["Trainer"].state == "CACHED"
+    assert reuse_run.training_summary()["hparams"] == first_run.training_summary()["hparams"]
