@@ -18,6 +18,7 @@ setup(
         "tensorflow-data-validation==1.15.1",
         "tensorflow-datasets==4.9.6",
         "keras-tuner==1.4.7",
+        "scikit-learn",  # keras-tuner's BayesianOptimization
         "tensorflow-serving-api==2.15.1",
         "matplotlib",
     ],

@@ -90,3 +90,24 @@ def test_glove_path_env_and_none(monkeypatch):
     monkeypatch.setenv("GLOVE_PATH", "/data/glove.840B.300d.txt")
     assert PipelineConfig().resolved_glove_path == "/data/glove.840B.300d.txt"
     assert PipelineConfig(glove_path="none").resolved_glove_path == ""
+
+
+def test_tuning_flags_parse_lists_and_validate():
+    args = cli.build_parser().parse_args([
+        "run", "--tune-units", "16,32", "--tune-dropout", "0.1,0.3", "--tune-cells", "lstm",
+        "--tune-bidirectional", "true,false", "--tuner-algorithm", "bayesian"])
+    config = cli.config_from_args(args)
+    space = config.search_space()
+    assert space["units"] == [16, 32] and space["dropout"] == [0.1, 0.3]
+    assert space["cell"] == ["lstm"] and space["bidirectional"] == [True, False]
+    assert config.tuner_config()["tuning"]["algorithm"] == "bayesian"
+    with pytest.raises(ConfigError, match="--tune-dropout"):
+        make_config(tune_dropout=(0.5, 0.2))
+    with pytest.raises(ConfigError, match="--tune-cells"):
+        make_config(tune_cells=("rnn",))
+
+
+def test_reuse_without_previous_tuning_is_a_clear_error(tmp_path, capsys):
+    code = cli.main(["run", "--tuning", "reuse", "--output-dir", str(tmp_path)])
+    assert code == 2
+    assert "--tuning tune" in capsys.readouterr().err
