@@ -65,7 +65,7 @@ def preflight(config: PipelineConfig) -> PipelineConfig:
           flush=True)
     path = config.resolved_glove_path
     if path:
-        archive, _ = glove._split_zip_member(path)
+        archive, _ = glove.split_zip_member(path)
         import tensorflow as tf
 
         if not tf.io.gfile.exists(archive or path):

@@ -13,7 +13,7 @@ import logging
 import os
 import urllib.request
 import zipfile
-from typing import Dict, Iterable, Iterator, List, Optional, Sequence
+from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 import tensorflow as tf
@@ -25,7 +25,8 @@ class GloveError(RuntimeError):
     """A GloVe source that is missing or not in GloVe's text format."""
 
 
-def _split_zip_member(source: str):
+def split_zip_member(source: str):
+    """'a.zip:member.txt' -> ('a.zip', 'member.txt'); 'a.zip' -> ('a.zip', None); else Nones."""
     if ".zip:" in source:
         archive, member = source.split(".zip:", 1)
         return archive + ".zip", member
@@ -35,7 +36,7 @@ def _split_zip_member(source: str):
 
 
 def _open_lines(source: str) -> Iterator[str]:
-    archive, member = _split_zip_member(source)
+    archive, member = split_zip_member(source)
     path = archive or source
     if not tf.io.gfile.exists(path):
         raise GloveError(f"GloVe file {path!r} does not exist. Pass --glove-path (or set "
@@ -64,8 +65,9 @@ def _open_lines(source: str) -> Iterator[str]:
                 yield line.decode("utf-8", errors="replace")
 
 
-def read_vectors(source: str, words: Optional[Iterable[str]] = None) -> Dict[str, np.ndarray]:
-    """Word -> float32 vector for `words` (all words when None), from a GloVe text source."""
+def read_vectors(source: str, words: Optional[Iterable[str]] = None
+                 ) -> Tuple[Dict[str, np.ndarray], int]:
+    """(word -> float32 vector for `words` (all when None), dimension) from a GloVe source."""
     wanted = None if words is None else set(words)
     vectors: Dict[str, np.ndarray] = {}
     dimension = None
@@ -84,9 +86,7 @@ def read_vectors(source: str, words: Optional[Iterable[str]] = None) -> Dict[str
         vectors.setdefault(word, values)  # Keep the first (most frequent) entry.
     if dimension is None:
         raise GloveError(f"{source} is empty")
-    if not vectors:
-        vectors["\0dimension"] = np.zeros(dimension, np.float32)  # Remember the width.
-    return vectors
+    return vectors, dimension
 
 
 @dataclasses.dataclass
@@ -105,22 +105,20 @@ class EmbeddingInit:
                 "coverage": round(self.coverage, 4), "dimension": self.dimension}
 
 
-def embedding_matrix(vocabulary: Sequence[str], vectors: Dict[str, np.ndarray],
+def embedding_matrix(vocabulary: Sequence[str], vectors: Dict[str, np.ndarray], dimension: int,
                      num_oov_buckets: int, seed: int = 0) -> EmbeddingInit:
     """Rows: 0 = padding (zeros), 1..V = vocabulary in order, then OOV buckets.
 
     Words GloVe lacks, and OOV buckets, start as small random vectors with GloVe's spread.
     """
-    known = {w: v for w, v in vectors.items() if not w.startswith("\0")}
-    dimension = next(iter(vectors.values())).shape[0]
-    scale = float(np.std(np.stack(list(known.values())))) if known else 0.1
+    scale = float(np.std(np.stack(list(vectors.values())))) if vectors else 0.1
     rng = np.random.default_rng(seed)
     rows = 1 + len(vocabulary) + num_oov_buckets
     matrix = rng.normal(0.0, scale, size=(rows, dimension)).astype(np.float32)
     matrix[0] = 0.0
     found = 0
     for index, word in enumerate(vocabulary, start=1):
-        vector = known.get(word)
+        vector = vectors.get(word)
         if vector is not None:
             matrix[index] = vector
             found += 1
@@ -128,7 +126,8 @@ def embedding_matrix(vocabulary: Sequence[str], vectors: Dict[str, np.ndarray],
 
 
 def load_embedding(source: str, vocabulary: List[str], num_oov_buckets: int) -> EmbeddingInit:
-    init = embedding_matrix(vocabulary, read_vectors(source, vocabulary), num_oov_buckets)
+    vectors, dimension = read_vectors(source, vocabulary)
+    init = embedding_matrix(vocabulary, vectors, dimension, num_oov_buckets)
     logging.info("GloVe %s: %d-d, %d of %d vocabulary words found (coverage %.1f%%)", source,
                  init.dimension, init.found, init.vocabulary_size, 100 * init.coverage)
     return init

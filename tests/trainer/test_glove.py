@@ -17,8 +17,8 @@ def glove_txt(tmp_path):
 
 def test_reads_text_format_keeping_only_wanted_words(glove_txt):
     path, vectors = glove_txt
-    got = glove.read_vectors(path, ["great", "awful", "not-there"])
-    assert sorted(got) == ["awful", "great"]
+    got, dimension = glove.read_vectors(path, ["great", "awful", "not-there"])
+    assert sorted(got) == ["awful", "great"] and dimension == 8
     np.testing.assert_allclose(got["great"], vectors["great"], atol=1e-5)
 
 
@@ -32,7 +32,7 @@ def test_reads_gzip_and_zip_member(glove_txt, tmp_path):
         zipped.write(path, "glove.6B.8d.txt")
         zipped.writestr("README.md", "not vectors")
     for source in (str(gz), f"{archive}:glove.6B.8d.txt", str(archive)):
-        got = glove.read_vectors(source, ["boring"])
+        got, _ = glove.read_vectors(source, ["boring"])
         np.testing.assert_allclose(got["boring"], vectors["boring"], atol=1e-5)
 
 
@@ -41,6 +41,8 @@ def test_any_dimension(tmp_path):
     path.write_text("the " + " ".join(["0.5"] * 300) + "\nfilm " + " ".join(["-1"] * 300) + "\n")
     init = glove.load_embedding(str(path), ["film", "the", "zzz"], num_oov_buckets=2)
     assert init.matrix.shape == (1 + 3 + 2, 300)
+    none_found = glove.load_embedding(str(path), ["zzz"], num_oov_buckets=1)
+    assert none_found.matrix.shape == (3, 300) and none_found.found == 0
     assert init.dimension == 300
 
 
@@ -76,3 +78,10 @@ def test_zip_without_member_name_and_several_txt(tmp_path):
         zipped.writestr("glove.6B.100d.txt", "a 1\n")
     with pytest.raises(glove.GloveError, match="name one"):
         glove.read_vectors(str(archive))
+
+
+def test_unreachable_download_is_one_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setattr(glove, "STANFORD_6B_URL", "http://127.0.0.1:9/glove.6B.zip")
+    with pytest.raises(glove.GloveError, match="--glove-path"):
+        glove.fetch_stanford_6b(str(tmp_path), timeout=2)
+    assert not list(tmp_path.glob("*.zip"))  # No half-written archive left behind.
