@@ -120,7 +120,7 @@ def run_fn(fn_args) -> None:
     tf.keras.utils.set_random_seed(int(config.get("seed", 42)))
     logging.info("Training with %s", hparams)
 
-    tft_output = tft.TFTransformOutput(fn_args.transform_output)
+    tft_output = tft.TFTransformOutput(fn_args.transform_graph_path)
     max_len = tft_output.transformed_feature_spec()[preprocessing.TOKENS_FEATURE].shape[0]
     matrix, rows, embedding_info = embedding_for(tft_output, config.get("glove_path", ""),
                                                  int(config.get("num_oov_buckets", 1)))

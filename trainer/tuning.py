@@ -67,7 +67,7 @@ def tuner_fn(fn_args) -> tfx.components.TunerFnResult:
 
     import tensorflow_transform as tft
 
-    tft_output = tft.TFTransformOutput(fn_args.transform_output)
+    tft_output = tft.TFTransformOutput(fn_args.transform_graph_path)
     max_len = tft_output.transformed_feature_spec()[preprocessing.TOKENS_FEATURE].shape[0]
     # GloVe is read once; every trial starts from the same matrix.
     matrix, rows, embedding_info = training.embedding_for(
