@@ -85,7 +85,7 @@ class _StageFilter(logging.Filter):
     """Keeps TFX's stage boundaries and the trainer's own lines; drops TFX's proto dumps."""
 
     KEEP = ("is running.", "is finished.", "GloVe", "Training with", "Evaluation complete",
-            "Model pushed", "Transform", "Trainable params")
+            "Model pushed", "Tuning:", "Best HyperParameters", "Tuner embedding")
 
     def filter(self, record: logging.LogRecord) -> bool:
         if record.levelno >= logging.WARNING:

@@ -69,10 +69,12 @@ class PipelineConfig:
                              "'glove.6B.zip:glove.6B.100d.txt' (env GLOVE_PATH; default "
                              f"{DEFAULT_GLOVE_PATH}; 'none' = random init).")
     glove_trainable: bool = _field(True, "Fine-tune the GloVe embedding (else frozen).")
-    epochs: int = _field(4, "Maximum epochs (early stopping on eval loss may stop sooner).")
+    epochs: int = _field(5, "Maximum epochs (early stopping on eval loss may stop sooner).")
     batch_size: int = _field(64, "Training batch size.")
     train_steps: int = _field(0, "Steps per epoch (0 = one pass over train).")
     early_stopping_patience: int = _field(1, "Epochs without eval improvement before stopping.")
+    reduce_lr_factor: float = _field(0.3, "Multiply the learning rate by this when eval loss "
+                                     "stops improving (1 = never).")
 
     # Hyperparameter search (Tuner).
     tuning: str = _field("tune", "'tune': search with the Tuner; 'reuse': take the latest best "
@@ -81,7 +83,8 @@ class PipelineConfig:
     tuner_algorithm: str = _field("random", "Keras Tuner search algorithm.",
                                   choices=("random", "bayesian", "hyperband"))
     tuner_max_trials: int = _field(6, "Trials (random/bayesian).")
-    tuner_epochs: int = _field(1, "Epochs per trial (early stopping inside trials).")
+    tuner_epochs: int = _field(2, "Epochs per trial (early stopping inside trials); a trial's "
+                               "score is its best eval accuracy.")
     tuner_train_fraction: float = _field(0.5, "Fraction of train each trial epoch sees.")
     tune_units: Tuple[int, ...] = _field((32, 64, 96), "Units to try (comma-separated).",
                                          item_type=int)
@@ -158,7 +161,8 @@ class PipelineConfig:
                 "text_feature": self.text_feature, "glove_path": self.resolved_glove_path,
                 "num_oov_buckets": self.num_oov_buckets, "steps_per_epoch": self.train_steps,
                 "epochs": self.epochs, "batch_size": self.batch_size,
-                "early_stopping_patience": self.early_stopping_patience}
+                "early_stopping_patience": self.early_stopping_patience,
+                "reduce_lr_factor": self.reduce_lr_factor}
 
     # -- validation ----------------------------------------------------------------------------
     def validate(self) -> "PipelineConfig":
@@ -188,6 +192,8 @@ class PipelineConfig:
         check(self.batch_size >= 1, f"--batch-size must be >= 1, got {self.batch_size}")
         check(self.train_steps >= 0, f"--train-steps must be >= 0, got {self.train_steps}")
         check(self.early_stopping_patience >= 0, "--early-stopping-patience must be >= 0")
+        check(0.0 < self.reduce_lr_factor <= 1.0, f"--reduce-lr-factor must be in (0, 1], got "
+              f"{self.reduce_lr_factor}")
         check(0.0 <= self.min_accuracy <= 1.0, f"--min-accuracy must be in [0, 1], got "
               f"{self.min_accuracy}")
         check(0.0 <= self.max_accuracy_drop <= 1.0, f"--max-accuracy-drop must be in [0, 1], "
@@ -232,6 +238,7 @@ PRESETS: Dict[str, Dict[str, Any]] = {
     # A few hundred reviews end to end in about a minute: for trying changes, not for accuracy.
     "smoke": {"max_examples": 400, "vocab_size": 2000, "max_len": 64, "units": 16,
               "tuner_max_trials": 2, "tune_units": (8, 16), "tuner_train_fraction": 1.0,
+              "tuner_epochs": 1,
               "epochs": 1, "batch_size": 32, "min_accuracy": 0.0, "max_accuracy_drop": 1.0},
     # The seed tutorial: vocab 10k, max_len 80, pre padding, frozen GloVe, 2 x LSTM(64).
     "seed": {"vocab_size": 10000, "max_len": 80, "padding": "pre", "truncating": "pre",
@@ -239,13 +246,13 @@ PRESETS: Dict[str, Dict[str, Any]] = {
              "spatial_dropout": 0.0, "bidirectional": False, "pooling": "last",
              "dense_units": 32, "learning_rate": 1e-3, "glove_trainable": False,
              "epochs": 20, "batch_size": 64, "early_stopping_patience": 3,
-             "min_accuracy": 0.5, "tuning": "fixed"},
+             "min_accuracy": 0.5, "tuning": "fixed", "reduce_lr_factor": 1.0},
     "seed-gru": {"vocab_size": 10000, "max_len": 80, "padding": "pre", "truncating": "pre",
                  "cell": "gru", "num_layers": 2, "units": 64, "dropout": 0.5,
                  "spatial_dropout": 0.0, "bidirectional": False, "pooling": "last",
                  "dense_units": 32, "learning_rate": 1e-3, "glove_trainable": False,
                  "epochs": 20, "batch_size": 64, "early_stopping_patience": 3,
-                 "min_accuracy": 0.5, "tuning": "fixed"},
+                 "min_accuracy": 0.5, "tuning": "fixed", "reduce_lr_factor": 1.0},
 }
 
 

@@ -125,7 +125,7 @@ def run_fn(fn_args) -> None:
     matrix, rows, embedding_info = embedding_for(tft_output, config.get("glove_path", ""),
                                                  int(config.get("num_oov_buckets", 1)))
     model = models.build_model(hparams, max_len, rows, matrix)
-    model.summary(print_fn=logging.info)
+    model.summary(print_fn=lambda line: print(line, flush=True))
 
     steps = int(config.get("steps_per_epoch") or 0) or math.ceil(
         count_records(fn_args.train_files) / batch_size)
@@ -137,7 +137,11 @@ def run_fn(fn_args) -> None:
             monitor="val_loss", patience=int(config.get("early_stopping_patience", 1)),
             restore_best_weights=True, verbose=1),
     ]
-    history = model.fit(train, epochs=int(config.get("epochs", 4)), steps_per_epoch=steps,
+    factor = float(config.get("reduce_lr_factor", 1.0))
+    if factor < 1.0:
+        callbacks.append(tf.keras.callbacks.ReduceLROnPlateau(
+            monitor="val_loss", factor=factor, patience=0, min_lr=1e-5, verbose=1))
+    history = model.fit(train, epochs=int(config.get("epochs", 5)), steps_per_epoch=steps,
                         validation_data=evaluation, callbacks=callbacks, verbose=2 if
                         config.get("quiet_progress") else 1).history
 

@@ -102,6 +102,23 @@ def test_pushed_model_serves_raw_text_and_tf_examples(first_run, pipeline_config
     np.testing.assert_allclose(outputs.numpy(), probabilities.numpy(), atol=1e-6)
 
 
+def test_cli_report_and_predict_on_the_pushed_model(first_run, pipeline_config, capsys):
+    """Runs before the second run (file order), so 'report' shows the first run."""
+    from pipeline import cli
+
+    assert cli.main(["report", "--preset", "smoke", "--output-dir",
+                     pipeline_config.output_dir]) == 0
+    out = capsys.readouterr().out
+    assert "Tuner trials" in out and "Pushed model:" in out and "binary_accuracy=" in out
+    assert cli.main(["predict", "--model-dir", pipeline_config.resolved_serving_dir,
+                     "a wonderful film", "boring and awful"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 2
+    for line in lines:
+        probability, label = line.split()[:2]
+        assert 0.0 <= float(probability) <= 1.0 and label in ("positive", "negative")
+
+
 def test_second_run_hits_the_cache_and_never_pushes_a_worse_model(second_run, first_run,
                                                                    pipeline_config):
     states = {name: node.state for name, node in second_run.nodes.items()}
@@ -136,3 +153,4 @@ def test_reuse_mode_takes_the_previous_best_hyperparameters(reuse_run, first_run
     # Same hyperparameters and inputs: the Trainer's earlier result is reused.
     assert reuse_run.nodes["Trainer"].state == "CACHED"
     assert reuse_run.training_summary()["hparams"] == first_run.training_summary()["hparams"]
+

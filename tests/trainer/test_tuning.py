@@ -39,3 +39,8 @@ def test_algorithms(tmp_path, algorithm, tuner_class):
     assert tuner.oracle.objective.name == "val_accuracy"
     with pytest.raises(ValueError, match="algorithm"):
         make_tuner("grid", build, 2, 1, str(tmp_path / "x"))
+
+
+def test_tuner_booleans_and_numbers_are_normalized():
+    hparams = ModelHParams.from_dict({"bidirectional": 1, "units": 32.0, "unknown_key": 3})
+    assert hparams.bidirectional is True and isinstance(hparams.units, int)
