@@ -72,7 +72,8 @@ class PipelineConfig:
     epochs: int = _field(5, "Maximum epochs (early stopping on eval loss may stop sooner).")
     batch_size: int = _field(64, "Training batch size.")
     train_steps: int = _field(0, "Steps per epoch (0 = one pass over train).")
-    early_stopping_patience: int = _field(1, "Epochs without eval improvement before stopping.")
+    early_stopping_patience: int = _field(2, "Epochs without eval-accuracy improvement before "
+                                          "stopping (the best epoch's weights are kept).")
     reduce_lr_factor: float = _field(0.3, "Multiply the learning rate by this when eval loss "
                                      "stops improving (1 = never).")
 
@@ -150,7 +151,11 @@ class PipelineConfig:
 
     def tuner_config(self) -> Dict[str, Any]:
         """What `tuner_fn` receives as custom_config: the trainer's, plus the search."""
-        return {**self.trainer_config(), "tuning": {
+        # Only what trials use: Trainer-only knobs (epochs, patience, ...) must not invalidate
+        # the Tuner's cache.
+        shared = ("hparams", "label_feature", "text_feature", "glove_path", "num_oov_buckets",
+                  "batch_size")
+        return {**{k: v for k, v in self.trainer_config().items() if k in shared}, "tuning": {
             "algorithm": self.tuner_algorithm, "max_trials": self.tuner_max_trials,
             "epochs": self.tuner_epochs, "train_fraction": self.tuner_train_fraction,
             "search_space": self.search_space()}}

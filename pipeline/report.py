@@ -88,6 +88,10 @@ def count_artifacts(metadata_path: str, type_name: str) -> int:
     return len(_store(metadata_path).get_artifacts_by_type(type_name))
 
 
+def _short(value) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
 def _int(artifact, name: str) -> int:
     value = artifact.custom_properties.get(name)
     return value.int_value if value is not None else 0
@@ -160,7 +164,7 @@ def format_report(report: RunReport) -> str:
         lines.append("  " + f"{'trial':<7}{'score':>7}  " + "  ".join(f"{n:>13}" for n in names))
         for trial in trials:
             lines.append("  " + f"{trial['trial_id']:<7}{trial['score']:>7.4f}  " + "  ".join(
-                f"{str(trial.get(n)):>13}" for n in names))
+                f"{_short(trial.get(n)):>13}" for n in names))
     summary = report.training_summary()
     if summary:
         lines.append(f"Trained model:      {summary.get('hparams')} "

@@ -133,8 +133,10 @@ def run_fn(fn_args) -> None:
     evaluation = make_dataset(fn_args, fn_args.eval_files, tft_output, label, batch_size, False)
     callbacks = [
         tf.keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir),
+        # Accuracy is what the Evaluator blesses on; keep the epoch that did best on eval.
         tf.keras.callbacks.EarlyStopping(
-            monitor="val_loss", patience=int(config.get("early_stopping_patience", 1)),
+            monitor="val_accuracy", mode="max",
+            patience=int(config.get("early_stopping_patience", 2)),
             restore_best_weights=True, verbose=1),
     ]
     factor = float(config.get("reduce_lr_factor", 1.0))
