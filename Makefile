@@ -27,7 +27,8 @@ smoke: data
 	$(VENV)/bin/imdb-pipeline run --preset smoke --output-dir pipeline_output/smoke $(ARGS)
 
 test: venv
-	$(PY) -m pytest tests -v -rs --durations=15 $(ARGS)
+	# No -v: absl (parsed from sys.argv inside TFX) reads -v as its own --verbosity flag.
+	$(PY) -m pytest tests -ra --durations=15 $(ARGS)
 
 constraints:
 	$(PY) -m pip freeze --exclude-editable | grep -v '^imdb-rnn-pipeline' > constraints.txt.new && mv constraints.txt.new constraints.txt
