@@ -21,7 +21,7 @@ OBJECTIVE = kt.Objective("val_accuracy", direction="max")
 
 DEFAULT_SEARCH_SPACE = {"units": [32, 64, 96], "dropout": [0.2, 0.5], "cell": ["gru", "lstm"],
                         "num_layers": [1], "bidirectional": [True],
-                        "learning_rate": [1e-3, 2e-3, 3e-3]}
+                        "learning_rate": [1e-3, 2e-3]}
 
 
 def hparams_from_hp(hp: kt.HyperParameters, base: ModelHParams,
