@@ -238,6 +238,13 @@ class ConfigError(ValueError):
     """A config value that would make the pipeline fail or misbehave later."""
 
 
+_SEED_TUTORIAL = {
+    "vocab_size": 10000, "max_len": 80, "padding": "pre", "truncating": "pre", "cell": "lstm",
+    "num_layers": 2, "units": 64, "dropout": 0.5, "spatial_dropout": 0.0,
+    "bidirectional": False, "pooling": "last", "dense_units": 32, "learning_rate": 1e-3,
+    "glove_trainable": False, "epochs": 20, "batch_size": 64, "early_stopping_patience": 3,
+    "reduce_lr_factor": 1.0, "min_accuracy": 0.5, "tuning": "fixed"}
+
 # Small presets; flags given on the command line override them.
 PRESETS: Dict[str, Dict[str, Any]] = {
     "full": {},
@@ -247,18 +254,8 @@ PRESETS: Dict[str, Dict[str, Any]] = {
               "tuner_epochs": 1,
               "epochs": 1, "batch_size": 32, "min_accuracy": 0.0, "max_accuracy_drop": 1.0},
     # The seed tutorial: vocab 10k, max_len 80, pre padding, frozen GloVe, 2 x LSTM(64).
-    "seed": {"vocab_size": 10000, "max_len": 80, "padding": "pre", "truncating": "pre",
-             "cell": "lstm", "num_layers": 2, "units": 64, "dropout": 0.5,
-             "spatial_dropout": 0.0, "bidirectional": False, "pooling": "last",
-             "dense_units": 32, "learning_rate": 1e-3, "glove_trainable": False,
-             "epochs": 20, "batch_size": 64, "early_stopping_patience": 3,
-             "min_accuracy": 0.5, "tuning": "fixed", "reduce_lr_factor": 1.0},
-    "seed-gru": {"vocab_size": 10000, "max_len": 80, "padding": "pre", "truncating": "pre",
-                 "cell": "gru", "num_layers": 2, "units": 64, "dropout": 0.5,
-                 "spatial_dropout": 0.0, "bidirectional": False, "pooling": "last",
-                 "dense_units": 32, "learning_rate": 1e-3, "glove_trainable": False,
-                 "epochs": 20, "batch_size": 64, "early_stopping_patience": 3,
-                 "min_accuracy": 0.5, "tuning": "fixed", "reduce_lr_factor": 1.0},
+    "seed": _SEED_TUTORIAL,
+    "seed-gru": {**_SEED_TUTORIAL, "cell": "gru"},
 }
 
 

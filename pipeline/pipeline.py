@@ -53,16 +53,15 @@ def create_components(config: PipelineConfig) -> List:
                                              transform=["train", "eval"]))
     transform.add_upstream_node(anomalies_gate)
 
-    tuning_nodes, hyperparameters = _hyperparameter_source(config, transform, schema_gen)
-    trainer = tfx.components.Trainer(
-        run_fn=RUN_FN,
-        hyperparameters=hyperparameters,
-        examples=transform.outputs["transformed_examples"],
-        transform_graph=transform.outputs["transform_graph"],
-        schema=schema_gen.outputs["schema"],
-        train_args=tfx.proto.TrainArgs(splits=["train"]),
-        eval_args=tfx.proto.EvalArgs(splits=["eval"]),
-        custom_config=config.trainer_config())
+    # Tuner and Trainer see the same data: train on `train`, score on `eval`.
+    training_inputs = dict(examples=transform.outputs["transformed_examples"],
+                           transform_graph=transform.outputs["transform_graph"],
+                           schema=schema_gen.outputs["schema"],
+                           train_args=tfx.proto.TrainArgs(splits=["train"]),
+                           eval_args=tfx.proto.EvalArgs(splits=["eval"]))
+    tuning_nodes, hyperparameters = _hyperparameter_source(config, training_inputs)
+    trainer = tfx.components.Trainer(run_fn=RUN_FN, hyperparameters=hyperparameters,
+                                     custom_config=config.trainer_config(), **training_inputs)
 
     baseline_model = tfx.dsl.Resolver(
         strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
@@ -88,17 +87,11 @@ def create_components(config: PipelineConfig) -> List:
             transform, *tuning_nodes, trainer, baseline_model, evaluator, pusher]
 
 
-def _hyperparameter_source(config: PipelineConfig, transform, schema_gen):
+def _hyperparameter_source(config: PipelineConfig, training_inputs: dict):
     """(nodes to add, channel of best hyperparameters or None) for the tuning mode."""
     if config.tuning == "tune":
-        tuner = tfx.components.Tuner(
-            tuner_fn=TUNER_FN,
-            examples=transform.outputs["transformed_examples"],
-            transform_graph=transform.outputs["transform_graph"],
-            schema=schema_gen.outputs["schema"],
-            train_args=tfx.proto.TrainArgs(splits=["train"]),
-            eval_args=tfx.proto.EvalArgs(splits=["eval"]),
-            custom_config=config.tuner_config())
+        tuner = tfx.components.Tuner(tuner_fn=TUNER_FN, custom_config=config.tuner_config(),
+                                     **training_inputs)
         return [tuner], tuner.outputs["best_hyperparameters"]
     if config.tuning == "reuse":
         latest = tfx.dsl.Resolver(
