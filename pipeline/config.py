@@ -74,8 +74,8 @@ class PipelineConfig:
     train_steps: int = _field(0, "Steps per epoch (0 = one pass over train).")
     early_stopping_patience: int = _field(2, "Epochs without eval-accuracy improvement before "
                                           "stopping (the best epoch's weights are kept).")
-    reduce_lr_factor: float = _field(0.3, "Multiply the learning rate by this when eval loss "
-                                     "stops improving (1 = never).")
+    reduce_lr_factor: float = _field(0.3, "Multiply the learning rate by this after an epoch "
+                                     "without eval-accuracy gain (1 = never).")
 
     # Hyperparameter search (Tuner).
     tuning: str = _field("tune", "'tune': search with the Tuner; 'reuse': take the latest best "

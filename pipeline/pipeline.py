@@ -1,4 +1,7 @@
 """THE pipeline definition; every runner (local Beam, Kubeflow) calls `create_pipeline`."""
+import glob
+import hashlib
+import os
 from typing import List, Optional
 
 import tensorflow_model_analysis as tfma
@@ -11,6 +14,25 @@ from pipeline.config import PipelineConfig
 PREPROCESSING_FN = "trainer.preprocessing.preprocessing_fn"
 RUN_FN = "trainer.training.run_fn"
 TUNER_FN = "trainer.tuning.tuner_fn"
+
+
+def code_fingerprint(folder: Optional[str] = None) -> str:
+    """Hash of the trainer package's sources.
+
+    Transform, Tuner and Trainer reference their functions by import path, which TFX's cache
+    cannot see into; putting this hash in their custom_config makes a code change rerun them
+    (what `module_file=` would do, without packaging the code at every run).
+    """
+    if folder is None:
+        import trainer
+
+        folder = os.path.dirname(trainer.__file__)
+    digest = hashlib.sha256()
+    for path in sorted(glob.glob(os.path.join(folder, "*.py"))):
+        digest.update(os.path.basename(path).encode())
+        with open(path, "rb") as source:
+            digest.update(source.read())
+    return digest.hexdigest()[:16]
 
 
 def eval_config(config: PipelineConfig) -> tfma.EvalConfig:
@@ -34,6 +56,7 @@ def eval_config(config: PipelineConfig) -> tfma.EvalConfig:
 
 
 def create_components(config: PipelineConfig) -> List:
+    code = {"code_fingerprint": code_fingerprint()}
     example_gen = TfdsExampleGen(
         dataset=config.tfds_full_name, data_dir=config.resolved_tfds_data_dir,
         text_feature=config.text_feature, label_feature=config.label_feature,
@@ -48,7 +71,7 @@ def create_components(config: PipelineConfig) -> List:
 
     transform = tfx.components.Transform(
         examples=example_gen.outputs["examples"], schema=schema_gen.outputs["schema"],
-        preprocessing_fn=PREPROCESSING_FN, custom_config=config.transform_config(),
+        preprocessing_fn=PREPROCESSING_FN, custom_config={**config.transform_config(), **code},
         splits_config=tfx.proto.SplitsConfig(analyze=["train"],
                                              transform=["train", "eval"]))
     transform.add_upstream_node(anomalies_gate)
@@ -59,9 +82,10 @@ def create_components(config: PipelineConfig) -> List:
                            schema=schema_gen.outputs["schema"],
                            train_args=tfx.proto.TrainArgs(splits=["train"]),
                            eval_args=tfx.proto.EvalArgs(splits=["eval"]))
-    tuning_nodes, hyperparameters = _hyperparameter_source(config, training_inputs)
+    tuning_nodes, hyperparameters = _hyperparameter_source(config, training_inputs, code)
     trainer = tfx.components.Trainer(run_fn=RUN_FN, hyperparameters=hyperparameters,
-                                     custom_config=config.trainer_config(), **training_inputs)
+                                     custom_config={**config.trainer_config(), **code},
+                                     **training_inputs)
 
     baseline_model = tfx.dsl.Resolver(
         strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
@@ -87,10 +111,11 @@ def create_components(config: PipelineConfig) -> List:
             transform, *tuning_nodes, trainer, baseline_model, evaluator, pusher]
 
 
-def _hyperparameter_source(config: PipelineConfig, training_inputs: dict):
+def _hyperparameter_source(config: PipelineConfig, training_inputs: dict, code: dict):
     """(nodes to add, channel of best hyperparameters or None) for the tuning mode."""
     if config.tuning == "tune":
-        tuner = tfx.components.Tuner(tuner_fn=TUNER_FN, custom_config=config.tuner_config(),
+        tuner = tfx.components.Tuner(tuner_fn=TUNER_FN,
+                                     custom_config={**config.tuner_config(), **code},
                                      **training_inputs)
         return [tuner], tuner.outputs["best_hyperparameters"]
     if config.tuning == "reuse":

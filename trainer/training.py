@@ -141,8 +141,11 @@ def run_fn(fn_args) -> None:
     ]
     factor = float(config.get("reduce_lr_factor", 1.0))
     if factor < 1.0:
+        # Same signal as early stopping, which waits one epoch longer: the cut learning rate
+        # always gets an epoch before training stops.
         callbacks.append(tf.keras.callbacks.ReduceLROnPlateau(
-            monitor="val_loss", factor=factor, patience=0, min_lr=1e-5, verbose=1))
+            monitor="val_accuracy", mode="max", factor=factor, patience=0, min_lr=1e-5,
+            verbose=1))
     history = model.fit(train, epochs=int(config.get("epochs", 5)), steps_per_epoch=steps,
                         validation_data=evaluation, callbacks=callbacks, verbose=2 if
                         config.get("quiet_progress") else 1).history
