@@ -5,7 +5,7 @@ bad value costs a second, not a Transform run.
 """
 import dataclasses
 import os
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Tuple
 
 from trainer.hparams import ModelHParams
 

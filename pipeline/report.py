@@ -160,7 +160,7 @@ def format_report(report: RunReport) -> str:
     trials = report.trials()
     if trials:
         names = [k for k in trials[0] if k not in ("trial_id", "score")]
-        lines.append(f"Tuner trials (eval-split accuracy, best first):")
+        lines.append("Tuner trials (eval-split accuracy, best first):")
         lines.append("  " + f"{'trial':<7}{'score':>7}  " + "  ".join(f"{n:>13}" for n in names))
         for trial in trials:
             lines.append("  " + f"{trial['trial_id']:<7}{trial['score']:>7.4f}  " + "  ".join(

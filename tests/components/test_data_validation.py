@@ -1,6 +1,5 @@
 import pytest
 import tensorflow_data_validation as tfdv
-from tensorflow_metadata.proto.v0 import schema_pb2, statistics_pb2
 
 from components.data_validation import curate_schema
 
