@@ -73,9 +73,12 @@ def hash_bucket(text: bytes, buckets: int = 100) -> int:
     return int.from_bytes(hashlib.md5(text).digest()[:8], "little") % buckets
 
 
+def _text_bytes(text) -> bytes:
+    return text if isinstance(text, bytes) else str(text).encode("utf-8")
+
+
 def _to_tf_example(record: Dict[str, Any], text_feature: str, label_feature: str) -> bytes:
-    text = record[text_feature]
-    text = text if isinstance(text, bytes) else str(text).encode("utf-8")
+    text = _text_bytes(record[text_feature])
     label = int(record[label_feature])
     return tf.train.Example(features=tf.train.Features(feature={
         text_feature: tf.train.Feature(bytes_list=tf.train.BytesList(value=[text])),
@@ -116,26 +119,21 @@ class Executor(base_beam_executor.BaseBeamExecutor):
             prefix = os.path.join(artifact_utils.get_split_uri([examples], split),
                                   "data_tfrecord")
             return (records
+                    | f"ToTfExample[{split}]" >> beam.Map(_to_tf_example, text_feature,
+                                                          label_feature)
                     | f"Count[{split}]" >> beam.ParDo(_Count(split))
                     | f"Write[{split}]" >> beam.io.WriteToTFRecord(
                         prefix, file_name_suffix=".gz",
                         compression_type=beam.io.filesystem.CompressionTypes.GZIP))
 
         def read(split):
-            return (pipeline
-                    | f"Read[{split}]" >> tfds.beam.ReadFromTFDS(builder, split=split + limit)
-                    | f"ToTfExample[{split}]" >> beam.Map(
-                        lambda record: _to_tf_example(
-                            tfds.as_numpy(record) if not isinstance(record, dict) else record,
-                            text_feature, label_feature)))
+            return pipeline | f"Read[{split}]" >> tfds.beam.ReadFromTFDS(builder,
+                                                                         split=split + limit)
 
         pipeline = self._make_beam_pipeline()
-        train, evaluation = (
-            read("train")
-            | "HashSplit" >> beam.Partition(
-                lambda serialized, _: int(hash_bucket(
-                    tf.train.Example.FromString(serialized).features.feature[text_feature]
-                    .bytes_list.value[0]) < eval_percent), 2))
+        train, evaluation = read("train") | "HashSplit" >> beam.Partition(
+            lambda record, _: int(hash_bucket(_text_bytes(record[text_feature])) < eval_percent),
+            2)
         write(train, "train")
         write(evaluation, "eval")
         write(read("test"), "test")
