@@ -4,6 +4,7 @@ import json
 import os
 from typing import Dict, List, Optional
 
+import tensorflow as tf
 from ml_metadata.metadata_store import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 
@@ -53,30 +54,16 @@ class RunReport:
         results = self.artifact("Tuner", "tuner_results")
         if results is None:
             return []
-        files = tf_glob(os.path.join(results.uri, "*.json"))
+        files = tf.io.gfile.glob(os.path.join(results.uri, "*.json"))
         return json.loads(read_text(files[0])) if files else []
 
     def training_summary(self) -> dict:
         model_run = self.artifact("Trainer", "model_run")
         path = model_run and os.path.join(model_run.uri, "training_summary.json")
-        return json.loads(read_text(path)) if path and tf_exists(path) else {}
-
-
-def tf_glob(pattern: str) -> List[str]:
-    import tensorflow as tf
-
-    return tf.io.gfile.glob(pattern)
-
-
-def tf_exists(path: str) -> bool:
-    import tensorflow as tf
-
-    return tf.io.gfile.exists(path)
+        return json.loads(read_text(path)) if path and tf.io.gfile.exists(path) else {}
 
 
 def read_text(path: str) -> str:
-    import tensorflow as tf
-
     with tf.io.gfile.GFile(path) as handle:
         return handle.read()
 
