@@ -115,14 +115,17 @@ def cmd_run(args: argparse.Namespace) -> int:
     start = time.time()
     local_runner.run(config)
     print(f"\n[run] finished in {time.time() - start:.0f} s\n", flush=True)
-    print(report.format_report(report.latest_run(config)), flush=True)
+    run = report.latest_run(config)
+    print(report.format_report(run, report.write_plots(run, config.output_dir)), flush=True)
     return 0
 
 
 def cmd_report(args: argparse.Namespace) -> int:
     from pipeline import report
 
-    print(report.format_report(report.latest_run(config_from_args(args))))
+    config = config_from_args(args)
+    run = report.latest_run(config)
+    print(report.format_report(run, report.write_plots(run, config.output_dir)))
     return 0
 
 

@@ -136,7 +136,53 @@ def load_metrics(evaluation_uri: str, slice_key=()) -> Dict[str, float]:
     return {}
 
 
-def format_report(report: RunReport) -> str:
+def _trial_labels(trials: List[dict]) -> List[str]:
+    """'#id name=value ...' with only the hyperparameters that vary between trials."""
+    names = [k for k in trials[0] if k not in ("trial_id", "score")]
+    varying = [n for n in names if len({str(t.get(n)) for t in trials}) > 1] or names
+    return [f"#{t['trial_id']} " + " ".join(f"{n}={_short(t.get(n))}" for n in varying)
+            for t in trials]
+
+
+def plot_trials(trials: List[dict], path: str) -> None:
+    """Bar chart of every trial's eval accuracy, best on top, so the spread is visible."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ordered = sorted(trials, key=lambda t: t["score"])
+    scores = [t["score"] for t in ordered]
+    figure, axis = plt.subplots(figsize=(9, 0.45 * len(ordered) + 1.4))
+    colors = ["tab:orange" if t is ordered[-1] else "tab:blue" for t in ordered]
+    axis.barh(range(len(ordered)), scores, color=colors)
+    axis.set_yticks(range(len(ordered)))
+    axis.set_yticklabels(_trial_labels(ordered), fontsize=8)
+    margin = max(max(scores) - min(scores), 0.01)
+    axis.set_xlim(max(0.0, min(scores) - margin), max(scores) + 0.25 * margin)
+    for index, score in enumerate(scores):
+        axis.text(score, index, f" {score:.4f}", va="center", fontsize=8)
+    axis.set_xlabel("eval-split accuracy (Tuner objective)")
+    axis.set_title(f"Tuner trials ({len(ordered)}), best in orange")
+    axis.grid(axis="x", alpha=0.3)
+    figure.tight_layout()
+    with tf.io.gfile.GFile(path, "wb") as out:
+        figure.savefig(out, format="png", dpi=110)
+    plt.close(figure)
+
+
+def write_plots(report: RunReport, directory: str) -> Dict[str, str]:
+    """Plots of the run that are not already artifacts (the Tuner's trials); name -> path."""
+    trials = report.trials()
+    if not trials:
+        return {}
+    tf.io.gfile.makedirs(directory)
+    path = os.path.join(directory, "tuner_trials.png")
+    plot_trials(trials, path)
+    return {"Tuner trials plot": path}
+
+
+def format_report(report: RunReport, plots: Optional[Dict[str, str]] = None) -> str:
     lines = [f"Pipeline run {report.run_id}:",
              f"  {'component':<32}{'state':<10}{'seconds':>9}"]
     total = 0.0
@@ -172,5 +218,7 @@ def format_report(report: RunReport) -> str:
     if model_run is not None:
         lines.append(f"Training curves:    {os.path.join(model_run.uri, 'training_curves.png')}"
                      f" (TensorBoard logs in {model_run.uri})")
+    for name, path in (plots or {}).items():
+        lines.append(f"{name + ':':<20}{path}")
     lines.append(f"ML Metadata:        {report.metadata_path}")
     return "\n".join(lines)
