@@ -69,13 +69,16 @@ class PipelineConfig:
                              "'glove.6B.zip:glove.6B.100d.txt' (env GLOVE_PATH; default "
                              f"{DEFAULT_GLOVE_PATH}; 'none' = random init).")
     glove_trainable: bool = _field(True, "Fine-tune the GloVe embedding (else frozen).")
-    epochs: int = _field(5, "Maximum epochs (early stopping on eval loss may stop sooner).")
+    epochs: int = _field(5, "Maximum epochs (early stopping on eval accuracy may stop sooner).")
     batch_size: int = _field(64, "Training batch size.")
     train_steps: int = _field(0, "Steps per epoch (0 = one pass over train).")
     early_stopping_patience: int = _field(2, "Epochs without eval-accuracy improvement before "
                                           "stopping (the best epoch's weights are kept).")
     reduce_lr_factor: float = _field(0.3, "Multiply the learning rate by this after an epoch "
                                      "without eval-accuracy gain (1 = never).")
+    average_from_epoch: int = _field(2, "Average the weights of every epoch from this one on "
+                                     "(stochastic weight averaging) and export the average "
+                                     "unless it does worse on eval (0 = off).")
 
     # Hyperparameter search (Tuner).
     tuning: str = _field("tune", "'tune': search with the Tuner; 'reuse': take the latest best "
@@ -168,7 +171,8 @@ class PipelineConfig:
                 "num_oov_buckets": self.num_oov_buckets, "steps_per_epoch": self.train_steps,
                 "epochs": self.epochs, "batch_size": self.batch_size,
                 "early_stopping_patience": self.early_stopping_patience,
-                "reduce_lr_factor": self.reduce_lr_factor}
+                "reduce_lr_factor": self.reduce_lr_factor,
+                "average_from_epoch": self.average_from_epoch}
 
     # -- validation ----------------------------------------------------------------------------
     def validate(self) -> "PipelineConfig":
@@ -200,6 +204,8 @@ class PipelineConfig:
         check(self.early_stopping_patience >= 0, "--early-stopping-patience must be >= 0")
         check(0.0 < self.reduce_lr_factor <= 1.0, f"--reduce-lr-factor must be in (0, 1], got "
               f"{self.reduce_lr_factor}")
+        check(self.average_from_epoch >= 0, f"--average-from-epoch must be >= 0, got "
+              f"{self.average_from_epoch}")
         check(0.0 <= self.min_accuracy <= 1.0, f"--min-accuracy must be in [0, 1], got "
               f"{self.min_accuracy}")
         check(0.0 <= self.max_accuracy_drop <= 1.0, f"--max-accuracy-drop must be in [0, 1], "
@@ -243,7 +249,7 @@ _SEED_TUTORIAL = {
     "num_layers": 2, "units": 64, "dropout": 0.5, "spatial_dropout": 0.0,
     "bidirectional": False, "pooling": "last", "dense_units": 32, "learning_rate": 1e-3,
     "glove_trainable": False, "epochs": 20, "batch_size": 64, "early_stopping_patience": 3,
-    "reduce_lr_factor": 1.0, "min_accuracy": 0.5, "tuning": "fixed"}
+    "reduce_lr_factor": 1.0, "average_from_epoch": 0, "min_accuracy": 0.5, "tuning": "fixed"}
 
 # Small presets; flags given on the command line override them.
 PRESETS: Dict[str, Dict[str, Any]] = {

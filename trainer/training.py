@@ -87,6 +87,51 @@ def export_serving_model(model: tf.keras.Model, tft_output: tft.TFTransformOutpu
     })
 
 
+class EpochWeightAveraging(tf.keras.callbacks.Callback):
+    """Running mean of the weights at the end of every epoch from `start_epoch` (1-based) on.
+
+    Stochastic weight averaging (Izmailov et al., 2018): the mean of a few late epochs sits in a
+    flatter region than any one of them. On IMDB it beat the best single epoch on test in every
+    combination measured (README, Results). Place it before EarlyStopping, which may overwrite
+    the weights at the epoch it stops.
+    """
+
+    def __init__(self, start_epoch: int):
+        super().__init__()
+        self.start_epoch = start_epoch
+        self.average: Optional[List] = None
+        self.epochs: List[int] = []
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch + 1 < self.start_epoch:
+            return
+        weights = self.model.get_weights()
+        count = len(self.epochs)
+        self.average = weights if self.average is None else [
+            mean + (new - mean) / (count + 1) for mean, new in zip(self.average, weights)]
+        self.epochs.append(epoch + 1)
+
+
+def keep_better_weights(model: tf.keras.Model, averaging: EpochWeightAveraging,
+                        evaluation: tf.data.Dataset) -> Dict[str, Any]:
+    """Leaves `model` with the averaged weights unless they do worse on eval than the trained
+    ones; returns what was compared, for the training summary."""
+    if len(averaging.epochs) < 2:
+        return {"epochs": averaging.epochs, "used": False}
+    trained = model.get_weights()
+    trained_accuracy = model.evaluate(evaluation, verbose=0, return_dict=True)["accuracy"]
+    model.set_weights(averaging.average)
+    averaged_accuracy = model.evaluate(evaluation, verbose=0, return_dict=True)["accuracy"]
+    used = averaged_accuracy >= trained_accuracy
+    if not used:
+        model.set_weights(trained)
+    logging.info("Weight averaging of epochs %s: eval accuracy %.4f vs %.4f trained; exporting "
+                 "the %s weights", averaging.epochs, averaged_accuracy, trained_accuracy,
+                 "averaged" if used else "trained")
+    return {"epochs": averaging.epochs, "eval_accuracy": averaged_accuracy,
+            "trained_eval_accuracy": trained_accuracy, "used": used}
+
+
 def plot_history(history: Dict[str, List[float]], path: str) -> None:
     import matplotlib
 
@@ -131,7 +176,9 @@ def run_fn(fn_args) -> None:
         count_records(fn_args.train_files) / batch_size)
     train = make_dataset(fn_args, fn_args.train_files, tft_output, label, batch_size, True)
     evaluation = make_dataset(fn_args, fn_args.eval_files, tft_output, label, batch_size, False)
+    averaging = EpochWeightAveraging(int(config.get("average_from_epoch", 0)) or 10**9)
     callbacks = [
+        averaging,
         tf.keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir),
         # Accuracy is what the Evaluator blesses on; keep the epoch that did best on eval.
         tf.keras.callbacks.EarlyStopping(
@@ -149,10 +196,12 @@ def run_fn(fn_args) -> None:
     history = model.fit(train, epochs=int(config.get("epochs", 5)), steps_per_epoch=steps,
                         validation_data=evaluation, callbacks=callbacks, verbose=2 if
                         config.get("quiet_progress") else 1).history
+    weight_averaging = keep_better_weights(model, averaging, evaluation)
 
     summary = {"hparams": hparams.to_dict(), "embedding": embedding_info,
                "hparams_source": "tuner artifact" if tuned else "config",
-               "steps_per_epoch": steps, "history": history}
+               "steps_per_epoch": steps, "history": history,
+               "weight_averaging": weight_averaging}
     with tf.io.gfile.GFile(os.path.join(fn_args.model_run_dir, "training_summary.json"),
                            "w") as out:
         json.dump(summary, out, indent=2, default=float)

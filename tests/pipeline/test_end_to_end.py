@@ -27,8 +27,8 @@ def pipeline_config(tmp_path_factory, tiny_tfds_dir, tiny_glove_path):
     return make_config(
         "smoke", tfds_name="tiny_imdb", tfds_data_dir=tiny_tfds_dir, glove_path=tiny_glove_path,
         output_dir=str(out), max_examples=0, max_len=24, vocab_size=500, units=8, epochs=2,
-        min_accuracy=0.0, max_accuracy_drop=1.0, tuning="tune", tuner_max_trials=2,
-        tuner_epochs=1, tune_units=(4, 8), tune_cells=("gru", "lstm"))
+        average_from_epoch=1, min_accuracy=0.0, max_accuracy_drop=1.0, tuning="tune",
+        tuner_max_trials=2, tuner_epochs=1, tune_units=(4, 8), tune_cells=("gru", "lstm"))
 
 
 @pytest.fixture(scope="session")
@@ -143,6 +143,12 @@ def test_tuner_records_trials_and_trainer_builds_the_best_model(first_run):
     assert trained["hparams_source"] == "tuner artifact"
     for name in ("units", "cell", "dropout", "num_layers", "bidirectional", "learning_rate"):
         assert trained["hparams"][name] == pytest.approx(best[name]), name
+
+
+def test_trainer_exported_the_better_of_averaged_and_trained_weights(first_run):
+    averaging = first_run.training_summary()["weight_averaging"]
+    assert averaging["epochs"] == [1, 2]
+    assert averaging["used"] == (averaging["eval_accuracy"] >= averaging["trained_eval_accuracy"])
 
 
 def test_reuse_mode_takes_the_previous_best_hyperparameters(reuse_run, first_run):

@@ -1,0 +1,69 @@
+import numpy as np
+import tensorflow as tf
+
+from trainer.training import EpochWeightAveraging, keep_better_weights
+
+
+def _model_and_data():
+    tf.keras.utils.set_random_seed(0)
+    features = np.random.normal(size=(256, 4)).astype("float32")
+    labels = (features[:, 0] + features[:, 1] > 0).astype("float32")
+    model = tf.keras.Sequential([tf.keras.Input((4,)), tf.keras.layers.Dense(1, "sigmoid")])
+    model.compile(tf.keras.optimizers.Adam(0.05), "binary_crossentropy", metrics=[
+        tf.keras.metrics.BinaryAccuracy(name="accuracy")])
+    return model, tf.data.Dataset.from_tensor_slices((features, labels)).batch(32)
+
+
+class _Snapshots(tf.keras.callbacks.Callback):
+    def __init__(self):
+        super().__init__()
+        self.weights = []
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.weights.append(self.model.get_weights())
+
+
+def test_averages_the_weights_of_the_epochs_from_the_start_epoch_on():
+    model, data = _model_and_data()
+    averaging, snapshots = EpochWeightAveraging(start_epoch=2), _Snapshots()
+    model.fit(data, epochs=4, verbose=0, callbacks=[averaging, snapshots])
+    assert averaging.epochs == [2, 3, 4]
+    for index, average in enumerate(averaging.average):
+        expected = np.mean([w[index] for w in snapshots.weights[1:]], axis=0)
+        np.testing.assert_allclose(average, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_keeps_the_trained_weights_when_the_average_does_worse_on_eval():
+    model, data = _model_and_data()
+    averaging = EpochWeightAveraging(start_epoch=1)
+    model.fit(data, epochs=5, verbose=0, callbacks=[averaging])
+    trained = model.get_weights()
+    averaging.average = [-10 * w for w in trained]  # An average that gets most labels wrong.
+    result = keep_better_weights(model, averaging, data)
+    assert result["used"] is False and result["eval_accuracy"] < result["trained_eval_accuracy"]
+    for kept, original in zip(model.get_weights(), trained):
+        np.testing.assert_array_equal(kept, original)
+
+
+def test_uses_the_average_when_it_does_at_least_as_well():
+    model, data = _model_and_data()
+    averaging = EpochWeightAveraging(start_epoch=1)
+    model.fit(data, epochs=5, verbose=0, callbacks=[averaging])
+    trained = model.get_weights()
+    # Nudge the average by a hair: same eval accuracy (a tie goes to the average), new weights.
+    averaging.average = [w + 1e-6 for w in trained]
+    result = keep_better_weights(model, averaging, data)
+    assert result["trained_eval_accuracy"] > 0.8  # Learnt the task: the comparison means something.
+    assert result["used"] is True and result["eval_accuracy"] == result["trained_eval_accuracy"]
+    for kept, average in zip(model.get_weights(), averaging.average):
+        np.testing.assert_array_equal(kept, average)
+
+
+def test_one_averaged_epoch_is_not_an_average():
+    model, data = _model_and_data()
+    averaging = EpochWeightAveraging(start_epoch=3)
+    model.fit(data, epochs=3, verbose=0, callbacks=[averaging])
+    before = model.get_weights()
+    assert keep_better_weights(model, averaging, data) == {"epochs": [3], "used": False}
+    for kept, original in zip(model.get_weights(), before):
+        np.testing.assert_array_equal(kept, original)
