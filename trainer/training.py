@@ -132,54 +132,40 @@ def keep_better_weights(model: tf.keras.Model, averaging: EpochWeightAveraging,
             "trained_eval_accuracy": trained_accuracy, "used": used}
 
 
-def plot_history(history: Dict[str, List[float]], path: str) -> None:
+def plot_history(histories: List[Dict[str, List[float]]], path: str) -> None:
+    """Loss and accuracy per epoch, train and eval, one line pair per trained model."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    metrics = [m for m in ("loss", "accuracy") if m in history]
+    metrics = [m for m in ("loss", "accuracy") if m in histories[0]]
     figure, axes = plt.subplots(1, len(metrics), figsize=(5 * len(metrics), 3.8))
     for axis, metric in zip(list(axes) if len(metrics) > 1 else [axes], metrics):
-        epochs = range(1, len(history[metric]) + 1)
-        axis.plot(epochs, history[metric], "o-", label="train")
-        if f"val_{metric}" in history:
-            axis.plot(epochs, history[f"val_{metric}"], "s-", label="eval")
+        for index, history in enumerate(histories):
+            member = f" (model {index + 1})" if len(histories) > 1 else ""
+            epochs = range(1, len(history[metric]) + 1)
+            axis.plot(epochs, history[metric], "o-", label="train" + member)
+            if f"val_{metric}" in history:
+                axis.plot(epochs, history[f"val_{metric}"], "s--", label="eval" + member)
         axis.set_xlabel("epoch")
         axis.set_title(metric)
         axis.grid(alpha=0.3)
-        axis.legend()
+        axis.legend(fontsize=8)
     figure.tight_layout()
     with tf.io.gfile.GFile(path, "wb") as out:
         figure.savefig(out, format="png", dpi=110)
     plt.close(figure)
 
 
-def run_fn(fn_args) -> None:
-    config = dict(fn_args.custom_config or {})
-    tuned = getattr(fn_args, "hyperparameters", None)
-    hparams = resolve_hparams(config, tuned)
-    label = config.get("label_feature", "label")
-    text_feature = config.get("text_feature", "text")
-    batch_size = int(config.get("batch_size", 64))
-    tf.keras.utils.set_random_seed(int(config.get("seed", 42)))
-    logging.info("Training with %s", hparams)
-
-    tft_output = tft.TFTransformOutput(fn_args.transform_graph_path)
-    max_len = tft_output.transformed_feature_spec()[preprocessing.TOKENS_FEATURE].shape[0]
-    matrix, rows, embedding_info = embedding_for(tft_output, config.get("glove_path", ""),
-                                                 int(config.get("num_oov_buckets", 1)))
-    model = models.build_model(hparams, max_len, rows, matrix)
-    model.summary(print_fn=lambda line: print(line, flush=True))
-
-    steps = int(config.get("steps_per_epoch") or 0) or math.ceil(
-        count_records(fn_args.train_files) / batch_size)
-    train = make_dataset(fn_args, fn_args.train_files, tft_output, label, batch_size, True)
-    evaluation = make_dataset(fn_args, fn_args.eval_files, tft_output, label, batch_size, False)
+def fit_with_callbacks(model: tf.keras.Model, train: tf.data.Dataset,
+                       evaluation: tf.data.Dataset, steps: int, config: Dict[str, Any],
+                       log_dir: str) -> Dict[str, Any]:
+    """Fits one model with early stopping, LR cuts and weight averaging; its history."""
     averaging = EpochWeightAveraging(int(config.get("average_from_epoch", 0)) or 10**9)
     callbacks = [
         averaging,
-        tf.keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir),
+        tf.keras.callbacks.TensorBoard(log_dir=log_dir),
         # Accuracy is what the Evaluator blesses on; keep the epoch that did best on eval.
         tf.keras.callbacks.EarlyStopping(
             monitor="val_accuracy", mode="max",
@@ -196,14 +182,57 @@ def run_fn(fn_args) -> None:
     history = model.fit(train, epochs=int(config.get("epochs", 5)), steps_per_epoch=steps,
                         validation_data=evaluation, callbacks=callbacks, verbose=2 if
                         config.get("quiet_progress") else 1).history
-    weight_averaging = keep_better_weights(model, averaging, evaluation)
+    return {"history": history,
+            "weight_averaging": keep_better_weights(model, averaging, evaluation)}
 
+
+def run_fn(fn_args) -> None:
+    config = dict(fn_args.custom_config or {})
+    tuned = getattr(fn_args, "hyperparameters", None)
+    hparams = resolve_hparams(config, tuned)
+    label = config.get("label_feature", "label")
+    text_feature = config.get("text_feature", "text")
+    batch_size = int(config.get("batch_size", 64))
+    seed = int(config.get("seed", 42))
+    ensemble_size = int(config.get("ensemble_size", 1))
+    logging.info("Training %d model(s) with %s", ensemble_size, hparams)
+
+    tft_output = tft.TFTransformOutput(fn_args.transform_graph_path)
+    max_len = tft_output.transformed_feature_spec()[preprocessing.TOKENS_FEATURE].shape[0]
+    matrix, rows, embedding_info = embedding_for(tft_output, config.get("glove_path", ""),
+                                                 int(config.get("num_oov_buckets", 1)))
+    steps = int(config.get("steps_per_epoch") or 0) or math.ceil(
+        count_records(fn_args.train_files) / batch_size)
+    train = make_dataset(fn_args, fn_args.train_files, tft_output, label, batch_size, True)
+    evaluation = make_dataset(fn_args, fn_args.eval_files, tft_output, label, batch_size, False)
+
+    members, runs = [], []
+    for index in range(ensemble_size):
+        # Members differ only in their seed (initialization, dropout, shuffling).
+        tf.keras.utils.set_random_seed(seed + index)
+        name = None if ensemble_size == 1 else f"member_{index + 1}"
+        member = models.build_model(hparams, max_len, rows, matrix, name=name)
+        if index == 0:
+            member.summary(print_fn=lambda line: print(line, flush=True))
+        logging.info("Training model %d of %d", index + 1, ensemble_size)
+        log_dir = fn_args.model_run_dir if ensemble_size == 1 else os.path.join(
+            fn_args.model_run_dir, name)
+        runs.append(fit_with_callbacks(member, train, evaluation, steps, config, log_dir))
+        members.append(member)
+    model = members[0] if ensemble_size == 1 else models.average_ensemble(members)
     summary = {"hparams": hparams.to_dict(), "embedding": embedding_info,
                "hparams_source": "tuner artifact" if tuned else "config",
-               "steps_per_epoch": steps, "history": history,
-               "weight_averaging": weight_averaging}
+               "steps_per_epoch": steps, **runs[0]}
+    if ensemble_size > 1:
+        summary["members"] = runs
+        summary["ensemble_eval_accuracy"] = model.evaluate(evaluation, verbose=0,
+                                                           return_dict=True)["accuracy"]
+        logging.info("Ensemble of %d: eval accuracy %.4f (members: %s)", ensemble_size,
+                     summary["ensemble_eval_accuracy"],
+                     [max(run["history"]["val_accuracy"]) for run in runs])
     with tf.io.gfile.GFile(os.path.join(fn_args.model_run_dir, "training_summary.json"),
                            "w") as out:
         json.dump(summary, out, indent=2, default=float)
-    plot_history(history, os.path.join(fn_args.model_run_dir, "training_curves.png"))
+    plot_history([run["history"] for run in runs],
+                 os.path.join(fn_args.model_run_dir, "training_curves.png"))
     export_serving_model(model, tft_output, text_feature, label, fn_args.serving_model_dir)

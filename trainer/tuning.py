@@ -19,6 +19,7 @@ from trainer.hparams import ModelHParams
 ALGORITHMS = ("random", "bayesian", "hyperband")
 OBJECTIVE = kt.Objective("val_accuracy", direction="max")
 
+# The pipeline passes its own space (PipelineConfig.search_space); this one is for direct use.
 DEFAULT_SEARCH_SPACE = {"units": [32, 64, 96], "dropout": [0.2, 0.5], "cell": ["gru", "lstm"],
                         "num_layers": [1], "bidirectional": [True],
                         "learning_rate": [1e-3, 2e-3]}

@@ -145,10 +145,15 @@ def test_tuner_records_trials_and_trainer_builds_the_best_model(first_run):
         assert trained["hparams"][name] == pytest.approx(best[name]), name
 
 
-def test_trainer_exported_the_better_of_averaged_and_trained_weights(first_run):
-    averaging = first_run.training_summary()["weight_averaging"]
-    assert averaging["epochs"] == [1, 2]
-    assert averaging["used"] == (averaging["eval_accuracy"] >= averaging["trained_eval_accuracy"])
+def test_trainer_exports_an_ensemble_of_weight_averaged_models(first_run):
+    summary = first_run.training_summary()
+    assert len(summary["members"]) == 2  # The smoke preset keeps the default ensemble size.
+    assert 0.0 <= summary["ensemble_eval_accuracy"] <= 1.0
+    for member in summary["members"]:
+        averaging = member["weight_averaging"]
+        assert averaging["epochs"] == [1, 2]
+        assert averaging["used"] == (averaging["eval_accuracy"]
+                                     >= averaging["trained_eval_accuracy"])
 
 
 def test_reuse_mode_takes_the_previous_best_hyperparameters(reuse_run, first_run):

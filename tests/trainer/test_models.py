@@ -3,7 +3,7 @@ import pytest
 import tensorflow as tf
 
 from trainer.hparams import ModelHParams
-from trainer.models import build_model
+from trainer.models import average_ensemble, build_model
 
 
 def _recurrent_layers(model):
@@ -74,3 +74,22 @@ def test_invalid_hparams_are_rejected():
         build_model(ModelHParams(cell="rnn"), max_len=5, embedding_rows=10)
     with pytest.raises(ValueError, match="dropout"):
         ModelHParams(dropout=1.5).validate()
+
+
+def test_ensemble_averages_its_members_and_survives_a_save_and_load(tmp_path):
+    hparams = ModelHParams(units=4, dense_units=4)
+    members = []
+    for index in range(2):
+        tf.keras.utils.set_random_seed(index)
+        members.append(build_model(hparams, max_len=10, embedding_rows=20, embedding_dim=3,
+                                   name=f"member_{index + 1}"))
+    ensemble = average_ensemble(members)
+    tokens = np.random.default_rng(1).integers(1, 20, size=(6, 10))
+    separate = [m(tokens, training=False).numpy() for m in members]
+    assert not np.allclose(separate[0], separate[1])  # Different seeds, different models.
+    averaged = ensemble(tokens, training=False).numpy()
+    np.testing.assert_allclose(averaged, np.mean(separate, axis=0), rtol=1e-6)
+    # The Trainer exports with save_traces=False: Keras must rebuild it from config alone.
+    ensemble.save(tmp_path / "model", save_format="tf", save_traces=False)
+    loaded = tf.keras.models.load_model(tmp_path / "model")
+    np.testing.assert_allclose(loaded(tokens, training=False).numpy(), averaged, rtol=1e-6)
