@@ -204,6 +204,21 @@ def format_report(report: RunReport, plots: Optional[Dict[str, str]] = None) -> 
                      f"(hyperparameters from {summary.get('hparams_source', 'config')})")
         if "embedding" in summary:
             lines.append(f"Embedding:          {summary['embedding']}")
+        runs = summary.get("members", [summary])
+        for index, run in enumerate(runs):
+            averaging = run.get("weight_averaging") or {}
+            history = run.get("history", {})
+            name = f"model {index + 1}" if len(runs) > 1 else "model"
+            best = max(history.get("val_accuracy", [float("nan")]))
+            detail = (f"; weights of epochs {averaging['epochs']} averaged: eval "
+                      f"{averaging['eval_accuracy']:.4f}, "
+                      f"{'exported' if averaging['used'] else 'not better, not used'}"
+                      if "eval_accuracy" in averaging else "")
+            lines.append(f"{'Training (' + name + '):':<20}{len(history.get('loss', []))} "
+                         f"epochs, best eval accuracy {best:.4f}{detail}")
+        if "ensemble_eval_accuracy" in summary:
+            lines.append(f"Ensemble of {len(runs)}:      eval accuracy "
+                         f"{summary['ensemble_eval_accuracy']:.4f} (the exported model)")
     metrics = report.test_metrics()
     if metrics:
         shown = ", ".join(f"{k}={v:.4f}" for k, v in sorted(metrics.items())

@@ -110,6 +110,7 @@ def test_cli_report_and_predict_on_the_pushed_model(first_run, pipeline_config, 
                      pipeline_config.output_dir]) == 0
     out = capsys.readouterr().out
     assert "Tuner trials" in out and "Pushed model:" in out and "binary_accuracy=" in out
+    assert "Training (model 2):" in out and "Ensemble of 2:" in out
     assert os.path.getsize(os.path.join(pipeline_config.output_dir, "tuner_trials.png")) > 0
     assert cli.main(["predict", "--model-dir", pipeline_config.resolved_serving_dir,
                      "a wonderful film", "boring and awful"]) == 0
