@@ -48,7 +48,8 @@ class ModelHParams:
     def from_dict(cls, values: Dict[str, Any]) -> "ModelHParams":
         """Ignores unknown keys so a Tuner artifact with extra entries still loads."""
         types = {field.name: field.type for field in dataclasses.fields(cls)}
-        cast = {"bool": bool, "int": int, "float": float, "str": str}
+        # Keras Tuner's stepped floats carry float noise (0.30000000000000004): round it off.
+        cast = {"bool": bool, "int": int, "float": lambda v: round(float(v), 8), "str": str}
         # Keras Tuner stores booleans of a Choice as 0/1; normalize to the declared types.
         return cls(**{k: cast.get(getattr(types[k], "__name__", str(types[k])), lambda v: v)(v)
                       for k, v in values.items() if k in types}).validate()

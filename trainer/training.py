@@ -138,6 +138,7 @@ def plot_history(histories: List[Dict[str, List[float]]], path: str) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
 
     metrics = [m for m in ("loss", "accuracy") if m in histories[0]]
     figure, axes = plt.subplots(1, len(metrics), figsize=(5 * len(metrics), 3.8))
@@ -149,6 +150,7 @@ def plot_history(histories: List[Dict[str, List[float]]], path: str) -> None:
             if f"val_{metric}" in history:
                 axis.plot(epochs, history[f"val_{metric}"], "s--", label="eval" + member)
         axis.set_xlabel("epoch")
+        axis.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
         axis.set_title(metric)
         axis.grid(alpha=0.3)
         axis.legend(fontsize=8)

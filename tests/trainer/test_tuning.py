@@ -44,3 +44,5 @@ def test_algorithms(tmp_path, algorithm, tuner_class):
 def test_tuner_booleans_and_numbers_are_normalized():
     hparams = ModelHParams.from_dict({"bidirectional": 1, "units": 32.0, "unknown_key": 3})
     assert hparams.bidirectional is True and isinstance(hparams.units, int)
+    # Keras Tuner's Float(0.2, 0.5, step=0.1) hands out 0.30000000000000004.
+    assert ModelHParams.from_dict({"dropout": 0.1 + 0.2}).dropout == 0.3
