@@ -14,6 +14,13 @@ def _model_and_data():
     return model, tf.data.Dataset.from_tensor_slices((features, labels)).batch(32)
 
 
+def _trained(start_epoch: int, epochs: int):
+    model, data = _model_and_data()
+    averaging = EpochWeightAveraging(start_epoch=start_epoch)
+    model.fit(data, epochs=epochs, verbose=0, callbacks=[averaging])
+    return model, data, averaging
+
+
 class _Snapshots(tf.keras.callbacks.Callback):
     def __init__(self):
         super().__init__()
@@ -34,9 +41,7 @@ def test_averages_the_weights_of_the_epochs_from_the_start_epoch_on():
 
 
 def test_keeps_the_trained_weights_when_the_average_does_worse_on_eval():
-    model, data = _model_and_data()
-    averaging = EpochWeightAveraging(start_epoch=1)
-    model.fit(data, epochs=5, verbose=0, callbacks=[averaging])
+    model, data, averaging = _trained(start_epoch=1, epochs=5)
     trained = model.get_weights()
     averaging.average = [-10 * w for w in trained]  # An average that gets most labels wrong.
     result = keep_better_weights(model, averaging, data)
@@ -46,9 +51,7 @@ def test_keeps_the_trained_weights_when_the_average_does_worse_on_eval():
 
 
 def test_uses_the_average_when_it_does_at_least_as_well():
-    model, data = _model_and_data()
-    averaging = EpochWeightAveraging(start_epoch=1)
-    model.fit(data, epochs=5, verbose=0, callbacks=[averaging])
+    model, data, averaging = _trained(start_epoch=1, epochs=5)
     trained = model.get_weights()
     # Nudge the average by a hair: same eval accuracy (a tie goes to the average), new weights.
     averaging.average = [w + 1e-6 for w in trained]
@@ -60,9 +63,7 @@ def test_uses_the_average_when_it_does_at_least_as_well():
 
 
 def test_one_averaged_epoch_is_not_an_average():
-    model, data = _model_and_data()
-    averaging = EpochWeightAveraging(start_epoch=3)
-    model.fit(data, epochs=3, verbose=0, callbacks=[averaging])
+    model, data, averaging = _trained(start_epoch=3, epochs=3)
     before = model.get_weights()
     assert keep_better_weights(model, averaging, data) == {"epochs": [3], "used": False}
     for kept, original in zip(model.get_weights(), before):
