@@ -35,13 +35,18 @@ def build_model(hparams: ModelHParams, max_len: int, embedding_rows: int,
     hparams.validate()
     if embedding_init is not None:
         embedding_rows, embedding_dim = embedding_init.shape
-        initializer = tf.keras.initializers.Constant(embedding_init)
-    else:
-        initializer = "uniform"
     tokens = tf.keras.Input(shape=(max_len,), dtype=tf.int64, name=TOKENS_FEATURE)
-    x = tf.keras.layers.Embedding(
-        embedding_rows, embedding_dim, embeddings_initializer=initializer, mask_zero=True,
-        trainable=hparams.glove_trainable or embedding_init is None, name="embedding")(tokens)
+    # GloVe goes in with set_weights below: a Constant initializer would write the whole matrix
+    # into the model config, i.e. into every export's keras_metadata.pb (42 MB per model at
+    # 20k x 50), which Keras and TFMA parse on each load. "zeros" draws no random numbers, so the
+    # layers after it are initialized as they were with the Constant initializer.
+    embedding = tf.keras.layers.Embedding(
+        embedding_rows, embedding_dim,
+        embeddings_initializer="uniform" if embedding_init is None else "zeros", mask_zero=True,
+        trainable=hparams.glove_trainable or embedding_init is None, name="embedding")
+    x = embedding(tokens)
+    if embedding_init is not None:
+        embedding.set_weights([embedding_init])
     if hparams.spatial_dropout:
         x = tf.keras.layers.SpatialDropout1D(hparams.spatial_dropout, name="embedding_dropout")(x)
     for index in range(hparams.num_layers - 1):
