@@ -107,7 +107,7 @@ def _setup_logging(verbose: bool) -> None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     config = preflight(config_from_args(args))
-    from pipeline import local_runner, report
+    from pipeline import local_runner
 
     _setup_logging(args.verbose)
     print(f"[run] pipeline root {config.resolved_pipeline_root}, ML Metadata "
@@ -115,17 +115,20 @@ def cmd_run(args: argparse.Namespace) -> int:
     start = time.time()
     local_runner.run(config)
     print(f"\n[run] finished in {time.time() - start:.0f} s\n", flush=True)
-    run = report.latest_run(config)
-    print(report.format_report(run, report.write_plots(run, config.output_dir)), flush=True)
+    _print_report(config)
     return 0
 
 
-def cmd_report(args: argparse.Namespace) -> int:
+def _print_report(config: PipelineConfig) -> None:
+    """The last run's report, with its plots written to the output dir."""
     from pipeline import report
 
-    config = config_from_args(args)
     run = report.latest_run(config)
-    print(report.format_report(run, report.write_plots(run, config.output_dir)))
+    print(report.format_report(run, report.write_plots(run, config.output_dir)), flush=True)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    _print_report(config_from_args(args))
     return 0
 
 

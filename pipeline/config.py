@@ -62,7 +62,7 @@ class PipelineConfig:
     spatial_dropout: float = _field(0.2, "Dropout of whole embedding channels.")
     bidirectional: bool = _field(True, "Bidirectional recurrent layers.")
     pooling: str = _field("max_mean", "Sequence summary: 'last' state, or max+mean over time "
-                          "with the last state.", choices=("last", "max_mean"))
+                          "of the last layer's outputs.", choices=("last", "max_mean"))
     dense_units: int = _field(32, "Units of the ReLU layer in the head.")
     learning_rate: float = _field(2e-3, "Adam learning rate.")
     glove_path: str = _field("", "GloVe vectors: .txt, .txt.gz, or a zip member "

@@ -29,8 +29,8 @@ def build_model(hparams: ModelHParams, max_len: int, embedding_rows: int,
                 embedding_dim: int = 50, name: Optional[str] = None) -> tf.keras.Model:
     """tokens [batch, max_len] int -> P(positive) [batch, 1].
 
-    With pooling 'max_mean' the head sees the last state and max/mean over time of the final
-    layer's outputs (a strong, cheap boost for long reviews); 'last' is the tutorial's head.
+    With pooling 'max_mean' the head sees max and mean over time of the final layer's outputs
+    (a strong, cheap boost for long reviews); 'last' (the tutorial's head) sees the last state.
     """
     hparams.validate()
     if embedding_init is not None:
