@@ -9,7 +9,7 @@ setup(
     description="TFX pipeline: TFDS IMDB -> Transform -> LSTM/GRU with GloVe -> TFMA -> Pusher",
     python_requires=">=3.10,<3.11",
     packages=find_packages(include=["pipeline", "pipeline.*", "components", "components.*",
-                                    "trainer", "trainer.*", "kubeflow", "kubeflow.*"]),
+                                    "trainer", "trainer.*", "kubeflow", "kubeflow.*", "serving", "serving.*"]),
     install_requires=[
         "tfx[kfp]==1.15.1",
         "tensorflow==2.15.1",
@@ -22,6 +22,6 @@ setup(
         "tensorflow-serving-api==2.15.1",
         "matplotlib",
     ],
-    extras_require={"test": ["pytest"]},
+    extras_require={"test": ["pytest", "pyyaml"]},
     entry_points={"console_scripts": ["imdb-pipeline=pipeline.cli:main"]},
 )

@@ -143,6 +143,32 @@ def cmd_compile_kubeflow(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serving_config(args: argparse.Namespace) -> int:
+    """TF Serving deployment files for the serving dir the pipeline's Pusher writes to."""
+    import shlex
+
+    from serving import deploy
+
+    config = config_from_args(args)
+    out = args.out or os.path.join(config.output_dir, "serving_config")
+    try:
+        written = deploy.write_deployment_files(
+            out, config.resolved_serving_dir, config.model_name,
+            stable_version=args.stable_version, canary_version=args.canary_version,
+            enable_batching=args.enable_batching, cpus=args.cpus)
+    except ValueError as error:  # A bad model name or version: a usage error, exit code 2.
+        raise ConfigError(str(error)) from error
+    print(f"wrote {len(written.paths)} files to {written.out_dir}:")
+    for path in written.paths:
+        print(f"  {os.path.relpath(path, written.out_dir)}")
+    print("docker: " + " ".join(shlex.quote(arg) for arg in written.docker_command))
+    models_config = os.path.join(written.out_dir, deploy.MODELS_CONFIG)
+    if os.path.abspath(config.resolved_models_config) != models_config:
+        print(f"note: the Pusher's retention reads version labels from "
+              f"{config.resolved_models_config}, not {models_config} (see --models-config)")
+    return 0
+
+
 def cmd_predict(args: argparse.Namespace) -> int:
     import tensorflow as tf
 
@@ -183,6 +209,20 @@ def build_parser() -> argparse.ArgumentParser:
     kfp.add_argument("--gpus", type=int, default=1, help="GPUs for the Trainer (0 = CPU).")
     kfp.add_argument("--gpu-type", default="nvidia-tesla-t4", help="Accelerator type.")
     kfp.set_defaults(handler=cmd_compile_kubeflow)
+    sc = commands.add_parser("serving-config", help="Write TF Serving deployment files (server "
+                             "configs, docker run, Compose, Kubernetes, KServe) for the serving "
+                             "dir the Pusher writes to.")
+    _add_config_flags(sc)  # --serving-dir, --output-dir, --model-name: as the pipeline's.
+    sc.add_argument("--out", default="", help="Output folder [default: "
+                    "<output-dir>/serving_config].")
+    sc.add_argument("--stable-version", type=int, help="Serve this version under label "
+                    "'stable' (with --canary-version: exactly these versions).")
+    sc.add_argument("--canary-version", type=int, help="Serve this version under label 'canary'.")
+    sc.add_argument("--enable-batching", action="store_true", help="Turn on server-side "
+                    "batching (its parameters were not measured here).")
+    sc.add_argument("--cpus", type=int, default=None, help="Cores per server: batch threads and "
+                    "Kubernetes CPU request/limit [default: this machine's].")
+    sc.set_defaults(handler=cmd_serving_config)
     predict = commands.add_parser("predict", help="Classify reviews with an exported model.")
     predict.add_argument("--model-dir", required=True, help="A SavedModel, or a serving dir "
                          "of numbered versions (the newest is used).")

@@ -5,13 +5,18 @@ bad value costs a second, not a Transform run.
 """
 import dataclasses
 import os
+import re
 from typing import Any, Dict, List, Tuple
 
 from trainer.hparams import ModelHParams
+from trainer.settings import TrainerSettings, TransformSettings, TunerSettings
 
 DEFAULT_GLOVE_PATH = os.path.join("~", ".cache", "glove", "glove.6B.50d.txt")
 PADDING_MODES = ("pre", "post")
 TUNING_MODES = ("tune", "reuse", "fixed")
+
+
+_HP = ModelHParams()  # The model's defaults live in ModelHParams; the flags below point at them.
 
 
 def _field(default, help_text: str, **kwargs):
@@ -55,20 +60,21 @@ class PipelineConfig:
                              choices=PADDING_MODES)
 
     # Model and training (Trainer).
-    cell: str = _field("gru", "Recurrent cell.", choices=("lstm", "gru"))
-    num_layers: int = _field(1, "Stacked recurrent layers.")
-    units: int = _field(64, "Units per recurrent layer (per direction).")
-    dropout: float = _field(0.3, "Dropout after the recurrent stack and in the head.")
-    spatial_dropout: float = _field(0.2, "Dropout of whole embedding channels.")
-    bidirectional: bool = _field(True, "Bidirectional recurrent layers.")
-    pooling: str = _field("max_mean", "Sequence summary: 'last' state, or max+mean over time "
+    cell: str = _field(_HP.cell, "Recurrent cell.", choices=("lstm", "gru"))
+    num_layers: int = _field(_HP.num_layers, "Stacked recurrent layers.")
+    units: int = _field(_HP.units, "Units per recurrent layer (per direction).")
+    dropout: float = _field(_HP.dropout, "Dropout after the recurrent stack and in the head.")
+    spatial_dropout: float = _field(_HP.spatial_dropout, "Dropout of whole embedding channels.")
+    bidirectional: bool = _field(_HP.bidirectional, "Bidirectional recurrent layers.")
+    pooling: str = _field(_HP.pooling, "Sequence summary: 'last' state, or max+mean over time "
                           "of the last layer's outputs.", choices=("last", "max_mean"))
-    dense_units: int = _field(32, "Units of the ReLU layer in the head.")
-    learning_rate: float = _field(2e-3, "Adam learning rate.")
+    dense_units: int = _field(_HP.dense_units, "Units of the ReLU layer in the head.")
+    learning_rate: float = _field(_HP.learning_rate, "Adam learning rate.")
     glove_path: str = _field("", "GloVe vectors: .txt, .txt.gz, or a zip member "
                              "'glove.6B.zip:glove.6B.100d.txt' (env GLOVE_PATH; default "
                              f"{DEFAULT_GLOVE_PATH}; 'none' = random init).")
-    glove_trainable: bool = _field(True, "Fine-tune the GloVe embedding (else frozen).")
+    glove_trainable: bool = _field(_HP.glove_trainable,
+                                   "Fine-tune the GloVe embedding (else frozen).")
     epochs: int = _field(5, "Maximum epochs (early stopping on eval accuracy may stop sooner).")
     batch_size: int = _field(64, "Training batch size.")
     train_steps: int = _field(0, "Steps per epoch (0 = one pass over train).")
@@ -76,6 +82,13 @@ class PipelineConfig:
                                           "stopping (the best epoch's weights are kept).")
     reduce_lr_factor: float = _field(0.3, "Multiply the learning rate by this after an epoch "
                                      "without eval-accuracy gain (1 = never).")
+    length_buckets: Tuple[int, ...] = _field(
+        (60, 100, 140, 180, 230, 300), "Batch reviews of similar length (bucket boundaries in "
+        "tokens) and cut each batch to its longest review; empty = fixed batches (needs "
+        "--padding post).", item_type=int)
+    seed: int = _field(42, "Random seed of the Tuner and of the first trained model.")
+    warmup_reviews: int = _field(8, "Eval-split reviews in the export's TF Serving warmup "
+                                 "requests (one request per signature; 0 = no warmup file).")
     ensemble_size: int = _field(2, "Models trained (different seeds) and averaged into the "
                                 "exported one; 1 = a single model.")
     average_from_epoch: int = _field(2, "Average the weights of every epoch from this one on "
@@ -111,6 +124,15 @@ class PipelineConfig:
     max_accuracy_drop: float = _field(0.0, "Largest accuracy drop allowed against the latest "
                                       "blessed model.")
 
+    # Publishing (Pusher).
+    keep_versions: int = _field(3, "Pushed versions kept in the serving dir (oldest removed "
+                                "first; a version a `stable` or `canary` label points at is "
+                                "never removed; 0 = keep all).")
+    models_config: str = _field("", "TF Serving models.config whose version labels retention "
+                                "protects (default: <output-dir>/serving_config/models.config, "
+                                "written by `imdb-pipeline serving-config`).")
+    model_name: str = _field("imdb", "Model name TF Serving serves the pushed versions under.")
+
     # -- derived paths -------------------------------------------------------------------------
     @property
     def resolved_pipeline_root(self) -> str:
@@ -123,6 +145,11 @@ class PipelineConfig:
     @property
     def resolved_serving_dir(self) -> str:
         return self.serving_dir or os.path.join(self.output_dir, "serving_model")
+
+    @property
+    def resolved_models_config(self) -> str:
+        return self.models_config or os.path.join(self.output_dir, "serving_config",
+                                                  "models.config")
 
     @property
     def resolved_tfds_data_dir(self) -> str:
@@ -146,9 +173,10 @@ class PipelineConfig:
 
     def transform_config(self) -> Dict[str, Any]:
         """What `preprocessing_fn` receives as custom_config."""
-        return {"text_feature": self.text_feature, "label_feature": self.label_feature,
-                "vocab_size": self.vocab_size, "num_oov_buckets": self.num_oov_buckets,
-                "max_len": self.max_len, "padding": self.padding, "truncating": self.truncating}
+        return dataclasses.asdict(TransformSettings(
+            text_feature=self.text_feature, label_feature=self.label_feature,
+            vocab_size=self.vocab_size, num_oov_buckets=self.num_oov_buckets,
+            max_len=self.max_len, padding=self.padding, truncating=self.truncating))
 
     def search_space(self) -> Dict[str, Any]:
         return {"units": list(self.tune_units), "dropout": list(self.tune_dropout),
@@ -157,27 +185,32 @@ class PipelineConfig:
                                   for v in self.tune_bidirectional],
                 "learning_rate": list(self.tune_learning_rates)}
 
+    def _data_settings(self) -> Dict[str, Any]:
+        return dict(label_feature=self.label_feature, text_feature=self.text_feature,
+                    glove_path=self.resolved_glove_path, num_oov_buckets=self.num_oov_buckets,
+                    batch_size=self.batch_size, length_buckets=list(self.length_buckets),
+                    seed=self.seed, hparams=self.model_hparams().to_dict())
+
     def tuner_config(self) -> Dict[str, Any]:
-        """What `tuner_fn` receives as custom_config: the trainer's, plus the search."""
-        # Only what trials use: Trainer-only knobs (epochs, patience, ...) must not invalidate
-        # the Tuner's cache.
-        shared = ("hparams", "label_feature", "text_feature", "glove_path", "num_oov_buckets",
-                  "batch_size")
-        return {**{k: v for k, v in self.trainer_config().items() if k in shared}, "tuning": {
-            "algorithm": self.tuner_algorithm, "max_trials": self.tuner_max_trials,
-            "epochs": self.tuner_epochs, "train_fraction": self.tuner_train_fraction,
-            "search_space": self.search_space()}}
+        """What `tuner_fn` receives as custom_config. Only what trials use: Trainer-only knobs
+        (epochs, patience, ...) must not invalidate the Tuner's cache."""
+        return dataclasses.asdict(TunerSettings(
+            **self._data_settings(), algorithm=self.tuner_algorithm,
+            max_trials=self.tuner_max_trials, epochs=self.tuner_epochs,
+            train_fraction=self.tuner_train_fraction, search_space=self.search_space()))
 
     def trainer_config(self) -> Dict[str, Any]:
         """What `run_fn` receives as custom_config."""
-        return {"hparams": self.model_hparams().to_dict(), "label_feature": self.label_feature,
-                "text_feature": self.text_feature, "glove_path": self.resolved_glove_path,
-                "num_oov_buckets": self.num_oov_buckets, "steps_per_epoch": self.train_steps,
-                "epochs": self.epochs, "batch_size": self.batch_size,
-                "early_stopping_patience": self.early_stopping_patience,
-                "reduce_lr_factor": self.reduce_lr_factor,
-                "average_from_epoch": self.average_from_epoch,
-                "ensemble_size": self.ensemble_size}
+        return dataclasses.asdict(TrainerSettings(
+            **self._data_settings(), steps_per_epoch=self.train_steps, epochs=self.epochs,
+            early_stopping_patience=self.early_stopping_patience,
+            reduce_lr_factor=self.reduce_lr_factor, average_from_epoch=self.average_from_epoch,
+            ensemble_size=self.ensemble_size, warmup_reviews=self.warmup_reviews))
+
+    def pusher_config(self) -> Dict[str, Any]:
+        """What the Pusher's executor (components/pusher.py) receives as custom_config."""
+        return {"keep_versions": self.keep_versions, "models_config": self.resolved_models_config,
+                "model_name": self.model_name}
 
     # -- validation ----------------------------------------------------------------------------
     def validate(self) -> "PipelineConfig":
@@ -209,6 +242,18 @@ class PipelineConfig:
         check(self.early_stopping_patience >= 0, "--early-stopping-patience must be >= 0")
         check(0.0 < self.reduce_lr_factor <= 1.0, f"--reduce-lr-factor must be in (0, 1], got "
               f"{self.reduce_lr_factor}")
+        check(not self.length_buckets or self.padding == "post",
+              "--length-buckets needs --padding post (batches are cut after each review's "
+              "last token); pass --length-buckets '' to turn bucketing off")
+        check(list(self.length_buckets) == sorted(set(self.length_buckets))
+              and all(b >= 1 for b in self.length_buckets),
+              f"--length-buckets must be increasing positive token counts, got "
+              f"{self.length_buckets}")
+        check(self.warmup_reviews >= 0, "--warmup-reviews must be >= 0")
+        check(self.keep_versions >= 0, "--keep-versions must be >= 0")
+        # Also a Kubernetes name in the generated manifests (serving/deploy.py).
+        check(bool(re.fullmatch(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?", self.model_name)),
+              f"--model-name must be lowercase letters, digits and '-', got {self.model_name!r}")
         check(self.ensemble_size >= 1, f"--ensemble-size must be >= 1, got "
               f"{self.ensemble_size}")
         check(self.average_from_epoch >= 0, f"--average-from-epoch must be >= 0, got "
@@ -259,7 +304,7 @@ _SEED_TUTORIAL = {
     # ~5 epochs before it learns, which patience 3 mistook for the end (README, Results).
     "glove_trainable": False, "epochs": 20, "batch_size": 64, "early_stopping_patience": 20,
     "reduce_lr_factor": 1.0, "average_from_epoch": 0, "ensemble_size": 1,
-    "min_accuracy": 0.5, "tuning": "fixed"}
+    "min_accuracy": 0.5, "tuning": "fixed", "length_buckets": ()}
 
 # Small presets; flags given on the command line override them.
 PRESETS: Dict[str, Dict[str, Any]] = {

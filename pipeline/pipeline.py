@@ -6,10 +6,13 @@ from typing import List, Optional
 
 import tensorflow_model_analysis as tfma
 from tfx import v1 as tfx
+from tfx.dsl.components.base import executor_spec
 
 from components.data_validation import AnomaliesGate, CuratedSchemaGen
+from components.pusher import VersionedPusherExecutor
 from components.tfds_example_gen import TfdsExampleGen
 from pipeline.config import PipelineConfig
+from trainer import signatures
 
 PREPROCESSING_FN = "trainer.preprocessing.preprocessing_fn"
 RUN_FN = "trainer.training.run_fn"
@@ -43,7 +46,7 @@ def eval_config(config: PipelineConfig) -> tfma.EvalConfig:
             direction=tfma.MetricDirection.HIGHER_IS_BETTER,
             absolute={"value": -config.max_accuracy_drop - 1e-10}))
     return tfma.EvalConfig(
-        model_specs=[tfma.ModelSpec(signature_name="serving_default",
+        model_specs=[tfma.ModelSpec(signature_name=signatures.EXAMPLES_SIGNATURE,
                                     label_key=config.label_feature)],
         slicing_specs=[tfma.SlicingSpec(), tfma.SlicingSpec(feature_keys=[config.label_feature])],
         metrics_specs=[tfma.MetricsSpec(metrics=[
@@ -105,7 +108,9 @@ def create_components(config: PipelineConfig) -> List:
         model_blessing=evaluator.outputs["blessing"],
         push_destination=tfx.proto.PushDestination(
             filesystem=tfx.proto.PushDestination.Filesystem(
-                base_directory=config.resolved_serving_dir)))
+                base_directory=config.resolved_serving_dir)),
+        custom_config=config.pusher_config(),
+        custom_executor_spec=executor_spec.ExecutorClassSpec(VersionedPusherExecutor))
 
     return [example_gen, statistics_gen, schema_gen, example_validator, anomalies_gate,
             transform, *tuning_nodes, trainer, baseline_model, evaluator, pusher]

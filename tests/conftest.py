@@ -22,3 +22,32 @@ def tiny_glove_path(tmp_path_factory):
     path = str(tmp_path_factory.mktemp("glove") / "glove.tiny.8d.txt")
     write_tiny_glove(path)
     return path
+
+
+# One real tiny pipeline run, shared by every test that needs a trained, pushed model
+# (tests/pipeline/test_end_to_end.py, tests/serving/): about 2-3 minutes, run once per session.
+@pytest.fixture(scope="session")
+def pipeline_config(tmp_path_factory, tiny_tfds_dir, tiny_glove_path):
+    from pipeline.config import make_config
+
+    out = tmp_path_factory.mktemp("e2e")
+    return make_config(
+        "smoke", tfds_name="tiny_imdb", tfds_data_dir=tiny_tfds_dir, glove_path=tiny_glove_path,
+        output_dir=str(out), max_examples=0, max_len=24, vocab_size=500, units=8, epochs=2,
+        average_from_epoch=1, min_accuracy=0.0, max_accuracy_drop=1.0, tuning="tune",
+        tuner_max_trials=2, tuner_epochs=1, tune_units=(4, 8), tune_cells=("gru", "lstm"))
+
+
+@pytest.fixture(scope="session")
+def first_run(pipeline_config):
+    from pipeline import local_runner, report
+
+    local_runner.run(pipeline_config)
+    return report.latest_run(pipeline_config)
+
+
+@pytest.fixture(scope="session")
+def pushed_model_dir(first_run):
+    """The SavedModel the tiny run pushed: <serving_dir>/<version>/."""
+    assert first_run.pushed_destination, "the tiny run pushed nothing"
+    return first_run.pushed_destination

@@ -1,4 +1,4 @@
-"""Hyperparameters of the model and its training loop.
+"""Hyperparameters of the model, and their defaults (the pipeline's model flags point here).
 
 They travel from the pipeline config (or the Tuner's artifact) to `run_fn` as a plain dict, so
 the trainer package never imports the pipeline package.
@@ -20,7 +20,7 @@ class ModelHParams:
     bidirectional: bool = True
     pooling: str = "max_mean"
     dense_units: int = 32
-    learning_rate: float = 1e-3
+    learning_rate: float = 2e-3
     glove_trainable: bool = True
 
     def validate(self) -> "ModelHParams":

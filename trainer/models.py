@@ -4,6 +4,10 @@ Recurrent layers keep Keras' defaults that select the cuDNN kernel on a GPU: tan
 sigmoid recurrent activation, no `recurrent_dropout`, `unroll=False`, `use_bias=True` (and GRU
 `reset_after=True`). Padding id 0 is masked; with right-padded ('post') input the mask stays
 cuDNN-compatible.
+
+Every layer after the embedding honours that mask, so how much padding follows a review never
+changes its probability. That is what lets training batch reviews of similar length and the
+serving signatures cut each batch to its longest review (`trainer/data.py`, `trainer/export.py`).
 """
 from typing import List, Optional
 
@@ -11,7 +15,7 @@ import numpy as np
 import tensorflow as tf
 
 from trainer.hparams import ModelHParams
-from trainer.preprocessing import TOKENS_FEATURE
+from trainer.preprocessing import PADDING_ID, TOKENS_FEATURE
 
 _CELLS = {"lstm": tf.keras.layers.LSTM, "gru": tf.keras.layers.GRU}
 
@@ -24,10 +28,26 @@ def _recurrent_layer(hparams: ModelHParams, return_sequences: bool, name: str):
     return layer
 
 
-def build_model(hparams: ModelHParams, max_len: int, embedding_rows: int,
+def masked_max_mean(sequence, tokens):
+    """Max and mean over time of `sequence`, over the review's own steps only (tokens != 0).
+
+    Keras' GlobalMaxPooling1D ignores the mask: a padded step (whose output the RNN sets to 0)
+    would win the max wherever all real outputs are negative, so the padding length would change
+    predictions. Written with TF ops on Keras tensors (TFOpLambda layers), which Keras rebuilds
+    from the model config alone, so exports load with no custom objects. A review with no tokens
+    at all pools to zeros instead of dividing by zero.
+    """
+    valid = tf.expand_dims(tf.cast(tf.not_equal(tokens, PADDING_ID), sequence.dtype), -1)
+    count = tf.reduce_sum(valid, axis=1)
+    mean = tf.reduce_sum(sequence * valid, axis=1) / tf.maximum(count, 1.0)
+    highest = tf.reduce_max(sequence + (valid - 1.0) * 1e9, axis=1) * tf.minimum(count, 1.0)
+    return tf.keras.layers.Concatenate(name="pooled")([highest, mean])
+
+
+def build_model(hparams: ModelHParams, embedding_rows: int,
                 embedding_init: Optional[np.ndarray] = None,
                 embedding_dim: int = 50, name: Optional[str] = None) -> tf.keras.Model:
-    """tokens [batch, max_len] int -> P(positive) [batch, 1].
+    """tokens [batch, time] int (0 = padding, any length) -> P(positive) [batch, 1].
 
     With pooling 'max_mean' the head sees max and mean over time of the final layer's outputs
     (a strong, cheap boost for long reviews); 'last' (the tutorial's head) sees the last state.
@@ -35,7 +55,7 @@ def build_model(hparams: ModelHParams, max_len: int, embedding_rows: int,
     hparams.validate()
     if embedding_init is not None:
         embedding_rows, embedding_dim = embedding_init.shape
-    tokens = tf.keras.Input(shape=(max_len,), dtype=tf.int64, name=TOKENS_FEATURE)
+    tokens = tf.keras.Input(shape=(None,), dtype=tf.int64, name=TOKENS_FEATURE)
     # GloVe goes in with set_weights below: a Constant initializer would write the whole matrix
     # into the model config, i.e. into every export's keras_metadata.pb (42 MB per model at
     # 20k x 50), which Keras and TFMA parse on each load. "zeros" draws no random numbers, so the
@@ -55,11 +75,7 @@ def build_model(hparams: ModelHParams, max_len: int, embedding_rows: int,
             x = tf.keras.layers.Dropout(hparams.dropout, name=f"dropout_{index + 1}")(x)
     last = f"{hparams.cell}_{hparams.num_layers}"
     if hparams.pooling == "max_mean":
-        sequence = _recurrent_layer(hparams, True, last)(x)
-        x = tf.keras.layers.Concatenate(name="pooled")([
-            tf.keras.layers.GlobalMaxPooling1D(name="max_over_time")(sequence),
-            tf.keras.layers.GlobalAveragePooling1D(name="mean_over_time")(sequence),
-        ])
+        x = masked_max_mean(_recurrent_layer(hparams, True, last)(x), tokens)
     else:
         x = _recurrent_layer(hparams, False, last)(x)
     if hparams.dropout:
@@ -81,8 +97,7 @@ def average_ensemble(members: List[tf.keras.Model]) -> tf.keras.Model:
     Averaging two seeds of the same network beat either alone on the IMDB test split
     (README, Results); it stays one SavedModel with the same serving signatures.
     """
-    tokens = tf.keras.Input(shape=members[0].input_shape[1:], dtype=tf.int64,
-                            name=TOKENS_FEATURE)
+    tokens = tf.keras.Input(shape=(None,), dtype=tf.int64, name=TOKENS_FEATURE)
     probability = tf.keras.layers.Average(name="probability")([m(tokens) for m in members])
     model = tf.keras.Model(tokens, probability, name="imdb_ensemble")
     model.compile(loss="binary_crossentropy",

@@ -4,7 +4,11 @@ from typing import Any, Dict, Optional
 import tensorflow as tf
 import tensorflow_transform as tft
 
+from trainer.settings import TransformSettings
+
 TOKENS_FEATURE = "tokens"
+LENGTH_FEATURE = "num_tokens"  # Before truncation: for length-aware batching and the report.
+REVIEW_FEATURE = "review"  # The raw text, passed through: real eval reviews for warmup files.
 VOCAB_NAME = "vocab"
 PADDING_ID = 0  # Ids 1..vocab are words by frequency, then the OOV buckets.
 
@@ -12,10 +16,6 @@ _HTML_TAG = r"<[^>]*>"
 # Punctuation becomes tokens of its own ("great!" -> "great", "!"); apostrophes stay inside
 # words ("don't"), so GloVe's contractions still match.
 _PUNCTUATION = r"""([!"#$%&()*+,\-./:;<=>?@\[\\\]^_`{|}~])"""
-
-DEFAULTS = {"text_feature": "text", "label_feature": "label", "vocab_size": 20000,
-            "num_oov_buckets": 1, "max_len": 400, "padding": "post", "truncating": "pre"}
-
 
 def normalize(text: tf.Tensor) -> tf.Tensor:
     """Lowercases, drops HTML tags such as IMDB's `<br />` and spaces out punctuation."""
@@ -57,17 +57,18 @@ def _squeeze(tensor: tf.Tensor) -> tf.Tensor:
 def preprocessing_fn(inputs: Dict[str, Any],
                      custom_config: Optional[Dict[str, Any]] = None) -> Dict[str, tf.Tensor]:
     """TFX Transform entry point: raw text -> padded word ids; the label passes through."""
-    config = {**DEFAULTS, **(custom_config or {})}
-    tokens = tokenize(_squeeze(inputs[config["text_feature"]]))
+    settings = TransformSettings.from_custom_config(custom_config)
+    tokens = tokenize(_squeeze(inputs[settings.text_feature]))
     ids = tft.compute_and_apply_vocabulary(
-        tokens.to_sparse(), top_k=int(config["vocab_size"]),
-        num_oov_buckets=int(config["num_oov_buckets"]), vocab_filename=VOCAB_NAME)
+        tokens.to_sparse(), top_k=settings.vocab_size,
+        num_oov_buckets=settings.num_oov_buckets, vocab_filename=VOCAB_NAME)
     ids = tf.RaggedTensor.from_sparse(ids) + 1  # Shift so 0 means padding.
-    outputs = {TOKENS_FEATURE: pad_and_truncate(ids, int(config["max_len"]), config["padding"],
-                                                config["truncating"])}
-    label = config["label_feature"]
-    if label in inputs:
-        outputs[label] = _squeeze(inputs[label])
+    outputs = {TOKENS_FEATURE: pad_and_truncate(ids, settings.max_len, settings.padding,
+                                                settings.truncating),
+               LENGTH_FEATURE: tokens.row_lengths(),
+               REVIEW_FEATURE: _squeeze(inputs[settings.text_feature])}
+    if settings.label_feature in inputs:
+        outputs[settings.label_feature] = _squeeze(inputs[settings.label_feature])
     return outputs
 
 

@@ -13,17 +13,12 @@ import keras_tuner as kt
 import tensorflow as tf
 from tfx import v1 as tfx
 
-from trainer import models, preprocessing, training
+from trainer import data, models, training
 from trainer.hparams import ModelHParams
+from trainer.settings import TunerSettings
 
 ALGORITHMS = ("random", "bayesian", "hyperband")
 OBJECTIVE = kt.Objective("val_accuracy", direction="max")
-
-# The pipeline passes its own space (PipelineConfig.search_space); this one is for direct use.
-DEFAULT_SEARCH_SPACE = {"units": [32, 64, 96], "dropout": [0.2, 0.5], "cell": ["gru", "lstm"],
-                        "num_layers": [1], "bidirectional": [True],
-                        "learning_rate": [1e-3, 2e-3]}
-
 
 def hparams_from_hp(hp: kt.HyperParameters, base: ModelHParams,
                     space: Dict[str, Any]) -> ModelHParams:
@@ -57,41 +52,39 @@ def make_tuner(algorithm: str, build, max_trials: int, epochs: int, directory: s
 
 
 def tuner_fn(fn_args) -> tfx.components.TunerFnResult:
-    config = dict(fn_args.custom_config or {})
-    tuning = config.get("tuning", {})
-    space = {**DEFAULT_SEARCH_SPACE, **tuning.get("search_space", {})}
-    base = ModelHParams.from_dict(config.get("hparams", {}))
-    label = config.get("label_feature", "label")
-    batch_size = int(config.get("batch_size", 64))
-    epochs = int(tuning.get("epochs", 1))
-    tf.keras.utils.set_random_seed(int(config.get("seed", 42)))
+    settings = TunerSettings.from_custom_config(fn_args.custom_config)
+    space = settings.search_space
+    base = ModelHParams.from_dict(settings.hparams)
+    tf.keras.utils.set_random_seed(settings.seed)
 
     import tensorflow_transform as tft
 
     tft_output = tft.TFTransformOutput(fn_args.transform_graph_path)
-    max_len = tft_output.transformed_feature_spec()[preprocessing.TOKENS_FEATURE].shape[0]
     # GloVe is read once; every trial starts from the same matrix.
-    matrix, rows, embedding_info = training.embedding_for(
-        tft_output, config.get("glove_path", ""), int(config.get("num_oov_buckets", 1)))
+    matrix, rows, embedding_info = training.embedding_for(tft_output, settings.glove_path,
+                                                          settings.num_oov_buckets)
     logging.info("Tuner embedding: %s", embedding_info)
 
     def build(hp: kt.HyperParameters) -> tf.keras.Model:
-        return models.build_model(hparams_from_hp(hp, base, space), max_len, rows, matrix)
+        return models.build_model(hparams_from_hp(hp, base, space), rows, matrix)
 
-    tuner = make_tuner(tuning.get("algorithm", "random"), build,
-                       int(tuning.get("max_trials", 6)), epochs, fn_args.working_dir)
-    train_examples = training.count_records(fn_args.train_files)
-    fraction = float(tuning.get("train_fraction", 1.0))
-    steps = max(1, math.ceil(train_examples * fraction / batch_size))
+    tuner = make_tuner(settings.algorithm, build, settings.max_trials, settings.epochs,
+                       fn_args.working_dir, settings.seed)
+    train_examples = data.count_records(fn_args.train_files)
+    steps = max(1, math.ceil(train_examples * settings.train_fraction / settings.batch_size))
     logging.info("Tuning: %s, %d trials, %d epoch(s) of %d steps (%.0f%% of train) each",
-                 tuning.get("algorithm", "random"), int(tuning.get("max_trials", 6)), epochs,
-                 steps, 100 * fraction)
-    train = training.make_dataset(fn_args, fn_args.train_files, tft_output, label, batch_size,
-                                  repeat=True)
-    evaluation = training.make_dataset(fn_args, fn_args.eval_files, tft_output, label,
-                                       batch_size, repeat=False)
+                 settings.algorithm, settings.max_trials, settings.epochs, steps,
+                 100 * settings.train_fraction)
+
+    def dataset(patterns, repeat: bool) -> tf.data.Dataset:
+        return data.make_dataset(fn_args, patterns, tft_output, settings.label_feature,
+                                 settings.batch_size, repeat, settings.length_buckets,
+                                 settings.seed)
+
     return tfx.components.TunerFnResult(tuner=tuner, fit_kwargs={
-        "x": train, "validation_data": evaluation, "steps_per_epoch": steps, "epochs": epochs,
+        "x": dataset(fn_args.train_files, True), "validation_data": dataset(fn_args.eval_files,
+                                                                             False),
+        "steps_per_epoch": steps, "epochs": settings.epochs,
         "callbacks": [tf.keras.callbacks.EarlyStopping(monitor="val_loss", patience=1)],
-        "verbose": 2,
+        "verbose": training.keras_verbosity(),
     })

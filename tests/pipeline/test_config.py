@@ -100,7 +100,7 @@ def test_tuning_flags_parse_lists_and_validate():
     space = config.search_space()
     assert space["units"] == [16, 32] and space["dropout"] == [0.1, 0.3]
     assert space["cell"] == ["lstm"] and space["bidirectional"] == [True, False]
-    assert config.tuner_config()["tuning"]["algorithm"] == "bayesian"
+    assert config.tuner_config()["algorithm"] == "bayesian"
     with pytest.raises(ConfigError, match="--tune-dropout"):
         make_config(tune_dropout=(0.5, 0.2))
     with pytest.raises(ConfigError, match="--tune-cells"):

@@ -11,30 +11,13 @@ import pytest
 import tensorflow as tf
 
 from pipeline import local_runner, report
-from pipeline.config import make_config
 from tests.tiny_data import tiny_label
-from trainer.training import RAW_TEXT_SIGNATURE
+from trainer.signatures import RAW_TEXT_SIGNATURE
 
 NODES = {"TfdsExampleGen", "StatisticsGen", "CuratedSchemaGen", "ExampleValidator",
          "AnomaliesGate", "Transform", "Tuner", "Trainer", "latest_blessed_model_resolver",
          "Evaluator", "Pusher"}
 UPSTREAM = NODES - {"Evaluator", "Pusher", "latest_blessed_model_resolver"}
-
-
-@pytest.fixture(scope="session")
-def pipeline_config(tmp_path_factory, tiny_tfds_dir, tiny_glove_path):
-    out = tmp_path_factory.mktemp("e2e")
-    return make_config(
-        "smoke", tfds_name="tiny_imdb", tfds_data_dir=tiny_tfds_dir, glove_path=tiny_glove_path,
-        output_dir=str(out), max_examples=0, max_len=24, vocab_size=500, units=8, epochs=2,
-        average_from_epoch=1, min_accuracy=0.0, max_accuracy_drop=1.0, tuning="tune",
-        tuner_max_trials=2, tuner_epochs=1, tune_units=(4, 8), tune_cells=("gru", "lstm"))
-
-
-@pytest.fixture(scope="session")
-def first_run(pipeline_config):
-    local_runner.run(pipeline_config)
-    return report.latest_run(pipeline_config)
 
 
 @pytest.fixture(scope="session")

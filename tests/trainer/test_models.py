@@ -1,5 +1,3 @@
-import json
-
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -23,7 +21,7 @@ def _recurrent_layers(model):
 def test_builder_shapes_and_structure(cell, num_layers, bidirectional, pooling):
     hparams = ModelHParams(cell=cell, num_layers=num_layers, units=8, bidirectional=bidirectional,
                            pooling=pooling, dense_units=4)
-    model = build_model(hparams, max_len=12, embedding_rows=30, embedding_dim=6)
+    model = build_model(hparams, embedding_rows=30, embedding_dim=6)
     tokens = np.random.default_rng(0).integers(0, 30, size=(5, 12))
     tokens[:, 8:] = 0  # Right padding.
     probabilities = model(tokens, training=False).numpy()
@@ -50,14 +48,14 @@ def test_builder_shapes_and_structure(cell, num_layers, bidirectional, pooling):
 @pytest.mark.parametrize("trainable", [True, False])
 def test_embedding_starts_from_given_matrix(trainable):
     matrix = np.random.default_rng(1).normal(size=(20, 7)).astype(np.float32)
-    model = build_model(ModelHParams(units=4, glove_trainable=trainable), max_len=5,
-                        embedding_rows=999, embedding_init=matrix)
+    model = build_model(ModelHParams(units=4, glove_trainable=trainable), embedding_rows=999,
+                        embedding_init=matrix)
     embedding = model.get_layer("embedding")
     np.testing.assert_allclose(embedding.get_weights()[0], matrix)
     assert embedding.trainable == trainable
     assert embedding.mask_zero
     # The matrix is a weight, not part of the config that every export and load carries.
-    assert str(round(float(matrix[3, 4]), 4))[:6] not in json.dumps(model.get_config())
+    assert str(round(float(matrix[3, 4]), 4))[:6] not in model.to_json()
 
 
 def test_model_learns_a_trivial_rule():
@@ -67,7 +65,7 @@ def test_model_learns_a_trivial_rule():
     labels = rng.integers(0, 2, size=(256, 1))
     tokens[labels[:, 0] == 1, rng.integers(0, 10)] = 1
     model = build_model(ModelHParams(units=8, learning_rate=0.02, dropout=0.0,
-                                     spatial_dropout=0.0), max_len=10, embedding_rows=20,
+                                     spatial_dropout=0.0), embedding_rows=20,
                         embedding_dim=8)
     history = model.fit(tokens, labels, epochs=8, batch_size=32, verbose=0).history
     assert history["accuracy"][-1] > 0.9
@@ -75,7 +73,7 @@ def test_model_learns_a_trivial_rule():
 
 def test_invalid_hparams_are_rejected():
     with pytest.raises(ValueError, match="cell"):
-        build_model(ModelHParams(cell="rnn"), max_len=5, embedding_rows=10)
+        build_model(ModelHParams(cell="rnn"), embedding_rows=10)
     with pytest.raises(ValueError, match="dropout"):
         ModelHParams(dropout=1.5).validate()
 
@@ -85,7 +83,7 @@ def test_ensemble_averages_its_members_and_survives_a_save_and_load(tmp_path):
     members = []
     for index in range(2):
         tf.keras.utils.set_random_seed(index)
-        members.append(build_model(hparams, max_len=10, embedding_rows=20, embedding_dim=3,
+        members.append(build_model(hparams, embedding_rows=20, embedding_dim=3,
                                    name=f"member_{index + 1}"))
     ensemble = average_ensemble(members)
     tokens = np.random.default_rng(1).integers(1, 20, size=(6, 10))

@@ -7,6 +7,7 @@ import tensorflow_transform as tft
 import tensorflow_transform.beam as tft_beam
 from tensorflow_transform.tf_metadata import dataset_metadata, schema_utils
 
+from pipeline.config import make_config
 from trainer import preprocessing
 
 
@@ -39,7 +40,8 @@ def _analyze_and_transform(rows, tmp_path, **config):
     raw_metadata = dataset_metadata.DatasetMetadata(schema_utils.schema_from_feature_spec({
         "text": tf.io.FixedLenFeature([1], tf.string),
         "label": tf.io.FixedLenFeature([1], tf.int64)}))
-    fn = functools.partial(preprocessing.preprocessing_fn, custom_config=config)
+    fn = functools.partial(preprocessing.preprocessing_fn,
+                           custom_config=make_config(**config).transform_config())
     with tft_beam.Context(temp_dir=str(tmp_path)):
         (transformed, _), transform_fn = (
             (rows, raw_metadata) | tft_beam.AnalyzeAndTransformDataset(fn))
@@ -71,6 +73,9 @@ def test_ids_reserve_zero_for_padding_and_map_oov(transformed_post):
     assert tokens[1] == [3, 3, 2, 0, 0, 0]
     assert tokens[2] == [1, 2, 4, 4, 4, 4]  # ',', 'rare', 'words', 'here' are all OOV.
     assert [int(np.squeeze(r["label"])) for r in rows] == [1, 0, 1]
+    # Token counts before truncation, and the raw review passed through untouched.
+    assert [int(r[preprocessing.LENGTH_FEATURE]) for r in rows] == [4, 3, 6]
+    assert rows[1][preprocessing.REVIEW_FEATURE] == b"bad bad film<br />"
     spec = output.transformed_feature_spec()[preprocessing.TOKENS_FEATURE]
     assert spec.shape == [6] and spec.dtype == tf.int64
 
@@ -78,8 +83,10 @@ def test_ids_reserve_zero_for_padding_and_map_oov(transformed_post):
 def test_pre_padding_and_truncation_through_tft(tmp_path):
     rows = [{"text": [b"a b c d e f g"], "label": [0]}, {"text": [b"a b"], "label": [1]}]
     transformed, output = _analyze_and_transform(rows, tmp_path, vocab_size=100, max_len=4,
-                                                 padding="pre", truncating="pre")
+                                                 padding="pre", truncating="pre",
+                                                 length_buckets=())
     vocab = [w.decode() for w in output.vocabulary_by_name(preprocessing.VOCAB_NAME)]
     ids = {w: i + 1 for i, w in enumerate(vocab)}
     assert transformed[0][preprocessing.TOKENS_FEATURE].tolist() == [ids[w] for w in "defg"]
     assert transformed[1][preprocessing.TOKENS_FEATURE].tolist() == [0, 0, ids["a"], ids["b"]]
+    assert [int(r[preprocessing.LENGTH_FEATURE]) for r in transformed] == [7, 2]

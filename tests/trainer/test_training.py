@@ -1,7 +1,7 @@
 import numpy as np
 import tensorflow as tf
 
-from trainer.training import EpochWeightAveraging, keep_better_weights
+from trainer.averaging import EpochWeightAveraging, KeepBestEpoch, keep_better_weights
 
 
 def _model_and_data():
@@ -67,4 +67,40 @@ def test_one_averaged_epoch_is_not_an_average():
     before = model.get_weights()
     assert keep_better_weights(model, averaging, data) == {"epochs": [3], "used": False}
     for kept, original in zip(model.get_weights(), before):
+        np.testing.assert_array_equal(kept, original)
+
+
+def test_the_best_epoch_is_kept_even_when_training_runs_to_its_last_epoch():
+    """Keras' EarlyStopping(restore_best_weights=True) restores only when it stops early."""
+    model, _ = _model_and_data()
+    best = KeepBestEpoch("val_accuracy")
+    best.set_model(model)
+    best.on_train_begin()
+    good = model.get_weights()
+    best.on_epoch_end(0, {"val_accuracy": 0.9})
+    model.set_weights([w + 1.0 for w in good])
+    best.on_epoch_end(1, {"val_accuracy": 0.6})  # Worse, and the last epoch.
+    best.on_train_end()
+    assert best.best_epoch == 1
+    for kept, original in zip(model.get_weights(), good):
+        np.testing.assert_array_equal(kept, original)
+
+
+def test_fit_ends_with_the_best_eval_epoch_weights():
+    """Through a real fit: a callback spoils the weights after epoch 2, eval drops, and the
+    model still ends with epoch 2's weights."""
+    model, data = _model_and_data()
+
+    class Spoil(tf.keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            if epoch == 2:
+                self.model.set_weights([-10 * w for w in self.model.get_weights()])
+                self.model.optimizer.learning_rate.assign(0.0)
+
+    snapshots, best = _Snapshots(), KeepBestEpoch("val_accuracy")
+    history = model.fit(data, validation_data=data, epochs=3, verbose=0,
+                        callbacks=[Spoil(), snapshots, best]).history
+    assert history["val_accuracy"][2] < history["val_accuracy"][1]
+    expected = snapshots.weights[int(np.argmax(history["val_accuracy"]))]
+    for kept, original in zip(model.get_weights(), expected):
         np.testing.assert_array_equal(kept, original)

@@ -3,16 +3,19 @@ import pytest
 
 from trainer.hparams import ModelHParams
 from trainer.training import resolve_hparams
-from trainer.tuning import DEFAULT_SEARCH_SPACE, hparams_from_hp, make_tuner
+from pipeline.config import PipelineConfig
+from trainer.tuning import hparams_from_hp, make_tuner
+
+SEARCH_SPACE = PipelineConfig(tune_cells=("gru", "lstm")).search_space()
 
 
 def test_search_space_declares_units_dropout_and_more():
     hp = kt.HyperParameters()
     base = ModelHParams(pooling="last", dense_units=16)
-    hparams = hparams_from_hp(hp, base, DEFAULT_SEARCH_SPACE)
+    hparams = hparams_from_hp(hp, base, SEARCH_SPACE)
     names = {p.name for p in hp.space}
     assert {"units", "dropout", "cell", "num_layers", "bidirectional", "learning_rate"} <= names
-    assert hparams.units in DEFAULT_SEARCH_SPACE["units"]
+    assert hparams.units in SEARCH_SPACE["units"]
     assert hparams.pooling == "last" and hparams.dense_units == 16  # Not searched: from config.
 
 
@@ -21,7 +24,7 @@ def test_trainer_applies_tuned_values_over_config():
     hp.Fixed("units", 96)
     hp.Fixed("cell", "lstm")
     hp.Fixed("dropout", 0.4)
-    hparams = resolve_hparams({"hparams": ModelHParams(units=32).to_dict()}, hp.get_config())
+    hparams = resolve_hparams(ModelHParams(units=32).to_dict(), hp.get_config())
     assert (hparams.units, hparams.cell, hparams.dropout) == (96, "lstm", 0.4)
 
 
@@ -32,7 +35,7 @@ def test_algorithms(tmp_path, algorithm, tuner_class):
     def build(hp):
         from trainer.models import build_model
 
-        return build_model(hparams_from_hp(hp, ModelHParams(), DEFAULT_SEARCH_SPACE), 8, 10)
+        return build_model(hparams_from_hp(hp, ModelHParams(), SEARCH_SPACE), 10)
 
     tuner = make_tuner(algorithm, build, max_trials=2, epochs=1, directory=str(tmp_path))
     assert isinstance(tuner, tuner_class)

@@ -1,0 +1,124 @@
+"""TFX's Pusher, publishing so TF Serving never sees a half-written version, plus retention.
+
+TF Serving polls the base path and loads any new numeric directory. TFX's own Pusher copies
+`saved_model.pb` last for that reason; this executor keeps that order and, on a local disk,
+goes further: it writes into a hidden directory (`.incoming-<version>`, not a number, so TF
+Serving ignores it) and renames it into place, so a failed or interrupted copy (full disk,
+permissions) leaves nothing loadable behind. Afterwards it keeps the newest `keep_versions`
+versions and every version a TF Serving version label (`stable`, `canary`) points at.
+"""
+import dataclasses
+import logging
+import os
+import time
+from typing import Any, Dict, List, Set
+
+from tfx import types
+from tfx.components.pusher import executor as pusher_executor
+from tfx.dsl.io import fileio
+from tfx.proto import pusher_pb2
+from tfx.types import artifact_utils, standard_component_specs
+from tfx.utils import io_utils, json_utils, proto_utils
+
+from trainer.settings import from_custom_config
+
+SAVED_MODEL_FILE = "saved_model.pb"
+INCOMING_PREFIX = ".incoming-"
+
+
+class PushError(RuntimeError):
+    """The model could not be published; the serving dir holds no partial version."""
+
+
+@dataclasses.dataclass(frozen=True)
+class PusherSettings:
+    keep_versions: int  # 0 = keep all.
+    models_config: str  # TF Serving models.config whose version labels are protected.
+    model_name: str
+
+
+def version_dirs(serving_dir: str) -> List[int]:
+    """Numeric version directories under a serving dir, oldest first (what TF Serving sees)."""
+    if not fileio.exists(serving_dir):
+        return []
+    return sorted(int(name.strip("/")) for name in fileio.listdir(serving_dir)
+                  if name.strip("/").isdigit())
+
+
+def next_version(serving_dir: str) -> int:
+    """A Unix timestamp like TFX's Pusher, but always above the newest existing version."""
+    existing = version_dirs(serving_dir)
+    return max([int(time.time())] + [v + 1 for v in existing])
+
+
+def _is_local(path: str) -> bool:
+    return "://" not in path
+
+
+def publish(model_path: str, serving_dir: str, version: int) -> str:
+    """Copies a SavedModel to `<serving_dir>/<version>`, `saved_model.pb` last; all or nothing."""
+    final = os.path.join(serving_dir, str(version))
+    staging = os.path.join(serving_dir, f"{INCOMING_PREFIX}{version}") if _is_local(
+        serving_dir) else final
+    try:
+        fileio.makedirs(serving_dir)
+        io_utils.copy_dir(model_path, staging, deny_regex_patterns=[r"saved_model\.pb$"])
+        io_utils.copy_file(os.path.join(model_path, SAVED_MODEL_FILE),
+                           os.path.join(staging, SAVED_MODEL_FILE))
+        if staging != final:
+            fileio.rename(staging, final)
+    except Exception as error:
+        for leftover in {staging, final}:
+            if fileio.exists(leftover):
+                fileio.rmtree(leftover)
+        raise PushError(f"could not publish the model to {final}: {error}; nothing was left "
+                        f"in {serving_dir}") from error
+    return final
+
+
+def protected_versions(settings: PusherSettings) -> Set[int]:
+    if not settings.models_config or not fileio.exists(settings.models_config):
+        return set()
+    from serving.deploy import read_version_labels
+
+    return set(read_version_labels(settings.models_config, settings.model_name).values())
+
+
+def prune(serving_dir: str, keep: int, protected: Set[int]) -> List[int]:
+    """Removes the oldest versions beyond the newest `keep`, never a protected one."""
+    if keep <= 0:
+        return []
+    versions = version_dirs(serving_dir)
+    removed = [v for v in versions[:-keep] if v not in protected]
+    for version in removed:
+        fileio.rmtree(os.path.join(serving_dir, str(version)))
+    if removed:
+        logging.info("Retention: removed versions %s of %s (kept the newest %d and labelled %s)",
+                     removed, serving_dir, keep, sorted(protected))
+    return removed
+
+
+class VersionedPusherExecutor(pusher_executor.Executor):
+    """Pushes to a filesystem destination with `publish`, then applies retention."""
+
+    def Do(self, input_dict: Dict[str, List[types.Artifact]],
+           output_dict: Dict[str, List[types.Artifact]], exec_properties: Dict[str, Any]) -> None:
+        self._log_startup(input_dict, output_dict, exec_properties)
+        model_push = artifact_utils.get_single_instance(
+            output_dict[standard_component_specs.PUSHED_MODEL_KEY])
+        if not self.CheckBlessing(input_dict):
+            self._MarkNotPushed(model_push)
+            return
+        settings = from_custom_config(PusherSettings, json_utils.loads(
+            exec_properties.get(standard_component_specs.CUSTOM_CONFIG_KEY) or "null") or {})
+        destination = pusher_pb2.PushDestination()
+        proto_utils.json_to_proto(
+            exec_properties[standard_component_specs.PUSH_DESTINATION_KEY], destination)
+        serving_dir = destination.filesystem.base_directory
+        version = next_version(serving_dir)
+        model_path = self.GetModelPath(input_dict)
+        pushed = publish(model_path, serving_dir, version)
+        logging.info("Model written to serving path %s.", pushed)
+        io_utils.copy_dir(model_path, model_push.uri)  # Archived copy, as TFX's Pusher does.
+        self._MarkPushed(model_push, pushed_destination=pushed, pushed_version=str(version))
+        prune(serving_dir, settings.keep_versions, protected_versions(settings) | {version})

@@ -1,0 +1,76 @@
+"""Batches of Transform's output for the Tuner and the Trainer, and trimming of padding.
+
+Reviews are padded to `max_len` (400) tokens, but most are much shorter. Because every layer
+after the embedding honours the padding mask (trainer/models.py), a batch can be cut to its
+longest review without changing any prediction; grouping reviews of similar length
+(`length_buckets`) makes those cuts deep. Both only apply to right ('post') padding, which is
+also what keeps the mask cuDNN-compatible.
+"""
+from typing import List, Sequence
+
+import tensorflow as tf
+import tensorflow_transform as tft
+from tfx_bsl.public import tfxio
+
+from trainer import preprocessing
+
+
+def files(patterns) -> List[str]:
+    patterns = [patterns] if isinstance(patterns, str) else list(patterns)
+    return [f for pattern in patterns for f in tf.io.gfile.glob(pattern)] or patterns
+
+
+def count_records(patterns) -> int:
+    dataset = tf.data.TFRecordDataset(files(patterns), compression_type="GZIP")
+    return int(dataset.reduce(tf.constant(0, tf.int64), lambda count, _: count + 1))
+
+
+def trim_padding(tokens: tf.Tensor) -> tf.Tensor:
+    """[batch, time] ids -> the columns between the first and the last that hold a token.
+
+    Works for right ('post') and left ('pre') padding alike. An all-padding batch (empty
+    reviews, or no rows) keeps one column so the model still gets a well-formed input.
+    """
+    used = tf.reduce_any(tf.not_equal(tokens, preprocessing.PADDING_ID), axis=0)
+    width = tf.shape(tokens)[1]
+    first = tf.cast(tf.argmax(tf.cast(used, tf.int32)), tf.int32)
+    last = width - tf.cast(tf.argmax(tf.cast(tf.reverse(used, [0]), tf.int32)), tf.int32)
+    any_used = tf.reduce_any(used)
+    first = tf.where(any_used, first, 0)
+    last = tf.where(any_used, last, tf.minimum(width, 1))
+    return tokens[:, first:last]
+
+
+def _bucketed(dataset: tf.data.Dataset, batch_size: int,
+              boundaries: Sequence[int]) -> tf.data.Dataset:
+    """Unbatched (features, label) -> batches of reviews of similar length, cut to the longest."""
+    def cut(features, label):
+        length = tf.maximum(tf.minimum(features[preprocessing.LENGTH_FEATURE],
+                                       tf.cast(tf.shape(features[preprocessing.TOKENS_FEATURE])[0],
+                                               tf.int64)), 1)
+        return features[preprocessing.TOKENS_FEATURE][:length], label
+
+    return dataset.map(cut, num_parallel_calls=tf.data.AUTOTUNE).bucket_by_sequence_length(
+        lambda tokens, label: tf.shape(tokens)[0], bucket_boundaries=list(boundaries),
+        bucket_batch_sizes=[batch_size] * (len(boundaries) + 1))
+
+
+def make_dataset(fn_args, patterns, tft_output: tft.TFTransformOutput, label: str,
+                 batch_size: int, repeat: bool, length_buckets: Sequence[int] = (),
+                 seed: int = 42) -> tf.data.Dataset:
+    """(tokens [batch, time], label) batches; `length_buckets` = bucket boundaries in tokens
+    (empty: fixed batches in file order, still trimmed to their longest review)."""
+    dataset = fn_args.data_accessor.tf_dataset_factory(
+        patterns,
+        tfxio.TensorFlowDatasetOptions(batch_size=batch_size, label_key=label,
+                                       num_epochs=None if repeat else 1, shuffle=repeat,
+                                       shuffle_seed=seed),
+        tft_output.transformed_metadata.schema)
+    if length_buckets:
+        dataset = _bucketed(dataset.unbatch(), batch_size, length_buckets)
+        if repeat:  # Buckets fill at different rates; mix the lengths across steps again.
+            dataset = dataset.shuffle(64, seed=seed)
+    else:
+        dataset = dataset.map(lambda features, labels: (
+            trim_padding(features[preprocessing.TOKENS_FEATURE]), labels))
+    return dataset.prefetch(tf.data.AUTOTUNE)

@@ -1,0 +1,91 @@
+"""Typed settings that Transform, Tuner and Trainer receive through TFX's `custom_config`.
+
+`pipeline/config.py:PipelineConfig` holds every default once and builds these; the trainer side
+reads them back with `from_custom_config`, which fails on a missing or unknown key instead of
+falling back to a second default that could disagree with the config.
+"""
+import dataclasses
+from typing import Any, Dict, Tuple, Type, TypeVar
+
+from trainer.hparams import ModelHParams
+
+# Keys the pipeline adds to every custom_config for TFX's cache (pipeline.code_fingerprint).
+CACHE_KEYS = ("code_fingerprint",)
+
+T = TypeVar("T")
+
+
+class SettingsError(ValueError):
+    """custom_config does not match the settings class: a pipeline/trainer version mismatch."""
+
+
+def from_custom_config(cls: Type[T], custom_config: Dict[str, Any]) -> T:
+    values = {k: v for k, v in (custom_config or {}).items() if k not in CACHE_KEYS}
+    names = {field.name for field in dataclasses.fields(cls)}
+    missing, unknown = sorted(names - set(values)), sorted(set(values) - names)
+    if missing or unknown:
+        raise SettingsError(f"{cls.__name__}: custom_config is missing {missing} and has "
+                            f"unknown {unknown}; rebuild the pipeline with this code version")
+    return cls(**values)
+
+
+@dataclasses.dataclass(frozen=True)
+class TransformSettings:
+    text_feature: str
+    label_feature: str
+    vocab_size: int
+    num_oov_buckets: int
+    max_len: int
+    padding: str
+    truncating: str
+
+    @classmethod
+    def from_custom_config(cls, custom_config: Dict[str, Any]) -> "TransformSettings":
+        return from_custom_config(cls, custom_config)
+
+
+@dataclasses.dataclass(frozen=True)
+class DataSettings:
+    """What both the Tuner and the Trainer need to read Transform's output and the embedding."""
+    label_feature: str
+    text_feature: str
+    glove_path: str
+    num_oov_buckets: int
+    batch_size: int
+    length_buckets: Tuple[int, ...]
+    seed: int
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainerSettings(DataSettings):
+    hparams: Dict[str, Any]
+    steps_per_epoch: int
+    epochs: int
+    early_stopping_patience: int
+    reduce_lr_factor: float
+    average_from_epoch: int
+    ensemble_size: int
+    warmup_reviews: int
+
+    @classmethod
+    def from_custom_config(cls, custom_config: Dict[str, Any]) -> "TrainerSettings":
+        settings = from_custom_config(cls, custom_config)
+        return dataclasses.replace(settings, length_buckets=tuple(settings.length_buckets))
+
+    def model_hparams(self) -> ModelHParams:
+        return ModelHParams.from_dict(self.hparams)
+
+
+@dataclasses.dataclass(frozen=True)
+class TunerSettings(DataSettings):
+    hparams: Dict[str, Any]
+    algorithm: str
+    max_trials: int
+    epochs: int
+    train_fraction: float
+    search_space: Dict[str, Any]
+
+    @classmethod
+    def from_custom_config(cls, custom_config: Dict[str, Any]) -> "TunerSettings":
+        settings = from_custom_config(cls, custom_config)
+        return dataclasses.replace(settings, length_buckets=tuple(settings.length_buckets))
