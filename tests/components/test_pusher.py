@@ -1,0 +1,108 @@
+"""Publishing to a TF Serving base path: saved_model.pb last, all or nothing, and retention."""
+import os
+
+import pytest
+import tensorflow as tf
+
+from components import pusher
+from trainer.signatures import WARMUP_FILE
+
+FILES = ("saved_model.pb", "variables/variables.index", "variables/variables.data-00000-of-00001",
+         WARMUP_FILE, "fingerprint.pb")
+
+
+def _fake_model(root) -> str:
+    for name in FILES:
+        path = os.path.join(root, "model", name)
+        tf.io.gfile.makedirs(os.path.dirname(path))
+        with tf.io.gfile.GFile(path, "w") as out:
+            out.write(name)
+    return os.path.join(root, "model")
+
+
+@pytest.mark.parametrize("remote", [False, True])
+def test_saved_model_pb_arrives_last_and_nothing_numeric_exists_before_it(tmp_path, monkeypatch,
+                                                                          remote):
+    """TF Serving loads a numeric dir once saved_model.pb is there: everything else, the warmup
+    file included, must already be in place; on a local disk the numeric dir appears only by
+    the final rename. ram:// stands in for a remote store (gs://), where renames are copies."""
+    model = _fake_model(str(tmp_path))
+    serving = "ram://serving_remote" if remote else str(tmp_path / "serving")
+    seen = {}
+    copy_file = pusher.io_utils.copy_file
+
+    def recording_copy(src, dst, *args, **kwargs):
+        if os.path.basename(dst) == "saved_model.pb":
+            staging = os.path.dirname(dst)
+            seen["others_present"] = all(tf.io.gfile.exists(os.path.join(staging, name))
+                                         for name in FILES if name != "saved_model.pb")
+            seen["numeric_dirs"] = pusher.version_dirs(serving)
+        return copy_file(src, dst, *args, **kwargs)
+
+    monkeypatch.setattr(pusher.io_utils, "copy_file", recording_copy)
+    final = pusher.publish(model, serving, 1700000000)
+    assert seen["others_present"] is True
+    assert seen["numeric_dirs"] == ([1700000000] if remote else [])
+    assert final == os.path.join(serving, "1700000000")
+    for name in FILES:
+        assert tf.io.gfile.exists(os.path.join(final, name)), name
+    assert [n for n in tf.io.gfile.listdir(serving)] in (["1700000000"], ["1700000000/"])
+
+
+def test_a_copy_that_fails_midway_leaves_no_version_and_no_staging_dir(tmp_path, monkeypatch):
+    model = _fake_model(str(tmp_path))
+    serving = tmp_path / "serving"
+    serving.mkdir()
+    (serving / "100").mkdir()  # An earlier version stays untouched.
+
+    def disk_full(src, dst, *args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(pusher.io_utils, "copy_file", disk_full)
+    with pytest.raises(pusher.PushError, match="No space left on device"):
+        pusher.publish(model, str(serving), 200)
+    assert sorted(os.listdir(serving)) == ["100"]
+
+
+def test_an_unwritable_serving_dir_fails_loudly(tmp_path):
+    model = _fake_model(str(tmp_path))
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a directory")
+    with pytest.raises(pusher.PushError, match="could not publish"):
+        pusher.publish(model, str(blocker / "serving"), 1)
+    assert blocker.read_text() == "not a directory"
+
+
+def test_versions_only_grow(tmp_path):
+    (tmp_path / "9999999999").mkdir()  # A version "from the future" (clock skew, manual copy).
+    (tmp_path / "notes").mkdir()
+    assert pusher.version_dirs(str(tmp_path)) == [9999999999]
+    assert pusher.next_version(str(tmp_path)) == 10000000000
+    assert pusher.version_dirs(str(tmp_path / "missing")) == []
+
+
+def test_retention_keeps_the_newest_and_every_labelled_version(tmp_path):
+    for version in (1, 2, 3, 4, 5):
+        (tmp_path / str(version)).mkdir()
+    (tmp_path / ".incoming-6").mkdir()  # Not a version: never touched.
+    removed = pusher.prune(str(tmp_path), keep=2, protected={1})
+    assert removed == [2, 3]
+    assert sorted(os.listdir(tmp_path)) == [".incoming-6", "1", "4", "5"]
+    assert pusher.prune(str(tmp_path), keep=0, protected=set()) == []  # 0 = keep all.
+
+
+def test_retention_reads_the_stable_label_from_models_config(tmp_path):
+    from serving.deploy import write_deployment_files
+
+    serving = tmp_path / "serving"
+    for version in (10, 20, 30, 40):
+        (serving / str(version)).mkdir(parents=True)
+    out = tmp_path / "serving_config"
+    write_deployment_files(str(out), str(serving), "imdb", stable_version=10, canary_version=40)
+    settings = pusher.PusherSettings(keep_versions=1, models_config=str(out / "models.config"),
+                                     model_name="imdb")
+    assert pusher.protected_versions(settings) == {10, 40}
+    pusher.prune(str(serving), settings.keep_versions, pusher.protected_versions(settings))
+    assert sorted(os.listdir(serving)) == ["10", "40"]
+    missing = pusher.PusherSettings(1, str(tmp_path / "none.config"), "imdb")
+    assert pusher.protected_versions(missing) == set()
