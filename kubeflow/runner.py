@@ -1,38 +1,70 @@
-"""Compiles the same `create_pipeline` for Kubeflow Pipelines (KFP v2 / Vertex pipeline spec).
+"""Compiles the same `create_pipeline` for Vertex AI Pipelines or open-source Kubeflow Pipelines.
 
-The image must hold this package installed with constraints.txt (see kubeflow/Dockerfile), so
-every component imports `trainer.*` exactly as the local run does. The Trainer asks for a GPU;
-its recurrent layers are cuDNN-eligible (see trainer/models.py).
+Both targets get pipeline spec schema 2.1.0 (the only one the KFP 2.x backend accepts; Vertex
+takes it too), the same executors and the image's TFX entrypoint. `vertex` writes a PipelineJob
+JSON (`displayName`, `pipelineSpec`, `runtimeConfig`), `kfp` the bare `PipelineSpec` the KFP
+API uploads. Works offline: nothing is contacted, and `kubeflow/checks.py` refuses local paths.
 """
-from kfp.pipeline_spec import pipeline_spec_pb2
+import json
+from typing import Any, Dict
+
 from tfx import v1 as tfx
 
-from pipeline.config import PipelineConfig
+from kubeflow import parameters
+from kubeflow.checks import check_compile
+from kubeflow.resources import apply_resources
+from kubeflow.targets import TARGETS
+from pipeline.config import ConfigError, PipelineConfig
 from pipeline.pipeline import create_pipeline
 
-ResourceSpec = pipeline_spec_pb2.PipelineDeploymentConfig.PipelineContainerSpec.ResourceSpec
-DEFAULT_IMAGE = "gcr.io/YOUR_PROJECT/imdb-rnn-pipeline:latest"
+# Not cached: its output depends on the serving dir, which the cache key cannot see.
+UNCACHED_TASKS = ("ServingBaseline",)
 
 
-def _resources(cpu: float, memory_gb: float, gpu: int = 0,
-               gpu_type: str = "nvidia-tesla-t4") -> ResourceSpec:
-    spec = ResourceSpec(cpu_limit=cpu, memory_limit=memory_gb)
-    if gpu:
-        spec.accelerator.type = gpu_type
-        spec.accelerator.count = gpu
-    return spec
+def compile_pipeline(config: PipelineConfig, output_file: str, image: str,
+                     target: str = "vertex", gpus: int = 1, gpu_type: str = "") -> Dict[str, Any]:
+    """Writes the spec for `target` to `output_file` and returns it as a dict."""
+    if target not in TARGETS:
+        raise ConfigError(f"--target must be one of {sorted(TARGETS)}, got {target!r}")
+    chosen = TARGETS[target]
+    gpu_type = gpu_type or chosen.default_gpu_type
+    check_compile(config, chosen, gpus, gpu_type)
+    if not image:
+        raise ConfigError("--image is required (the image built from kubeflow/Dockerfile)")
 
-
-def compile_pipeline(config: PipelineConfig, output_file: str, image: str = DEFAULT_IMAGE,
-                     trainer_gpus: int = 1, gpu_type: str = "nvidia-tesla-t4") -> dict:
-    """Writes the pipeline spec JSON to `output_file`; returns it as a dict. Works offline."""
     pipeline = create_pipeline(config, metadata_connection_config=None)
-    for component in pipeline.components:
-        if component.id == "Trainer":
-            component.with_platform_config(_resources(8, 32, trainer_gpus, gpu_type))
-        elif component.id in ("Transform", "Evaluator", "StatisticsGen", "TfdsExampleGen"):
-            component.with_platform_config(_resources(4, 16))
+    apply_resources(pipeline, gpus, gpu_type)
+    defaults = parameters.attach(pipeline)
     runner = tfx.orchestration.experimental.KubeflowV2DagRunner(
-        config=tfx.orchestration.experimental.KubeflowV2DagRunnerConfig(default_image=image),
-        output_filename=output_file)
-    return runner.run(pipeline, write_out=True)
+        config=tfx.orchestration.experimental.KubeflowV2DagRunnerConfig(
+            default_image=image, use_pipeline_spec_2_1=True))
+    job = runner.run(pipeline, parameter_values=defaults, write_out=False)
+
+    spec = job["pipelineSpec"]
+    parameters.add_defaults(spec, defaults)
+    job["runtimeConfig"]["parameterValues"] = defaults  # TFX writes ints as doubles.
+    for task in UNCACHED_TASKS:
+        spec["root"]["dag"]["tasks"][task]["cachingOptions"] = {"enableCache": False}
+    if chosen.writes_pipeline_job:
+        result = job
+    else:
+        spec["defaultPipelineRoot"] = config.resolved_pipeline_root
+        result = spec
+    resolvers = resolver_tasks(spec)
+    if resolvers and not chosen.runs_resolvers:  # checks.py should have refused it already.
+        raise ConfigError(f"--target {target} cannot run resolver tasks {resolvers}")
+    with open(output_file, "w") as out:
+        json.dump(result, out, indent=2, sort_keys=True)
+    return result
+
+
+def pipeline_spec(compiled: Dict[str, Any]) -> Dict[str, Any]:
+    """The PipelineSpec of either target's output."""
+    return compiled.get("pipelineSpec", compiled)
+
+
+def resolver_tasks(spec: Dict[str, Any]) -> list:
+    executors = spec["deploymentSpec"]["executors"]
+    return sorted(task for task, body in spec["root"]["dag"]["tasks"].items()
+                  if "resolver" in executors[spec["components"][
+                      body["componentRef"]["name"]]["executorLabel"]])

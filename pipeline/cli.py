@@ -133,14 +133,25 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_compile_kubeflow(args: argparse.Namespace) -> int:
-    from kubeflow.runner import compile_pipeline
+    from kubeflow.runner import compile_pipeline, pipeline_spec
 
     config = config_from_args(args)
-    spec = compile_pipeline(config, args.output, image=args.image, trainer_gpus=args.gpus,
-                            gpu_type=args.gpu_type)
-    tasks = spec["pipelineSpec"]["root"]["dag"]["tasks"]
-    print(f"wrote {args.output}: {len(tasks)} tasks ({', '.join(sorted(tasks))})")
+    compiled = compile_pipeline(config, args.output, image=args.image, target=args.target,
+                                gpus=args.gpus, gpu_type=args.gpu_type)
+    spec = pipeline_spec(compiled)
+    tasks = spec["root"]["dag"]["tasks"]
+    params = spec["root"].get("inputDefinitions", {}).get("parameters", {})
+    defaults = ", ".join(f"{name}={body.get('defaultValue')!r}"
+                         for name, body in sorted(params.items()))
+    print(f"wrote {args.output} (--target {args.target}, schema {spec['schemaVersion']}): "
+          f"{len(tasks)} tasks ({', '.join(sorted(tasks))}); run parameters: {defaults}")
     return 0
+
+
+def cmd_submit_kubeflow(args: argparse.Namespace) -> int:
+    from kubeflow import submit
+
+    return submit.main(args)
 
 
 def cmd_serving_config(args: argparse.Namespace) -> int:
@@ -170,21 +181,43 @@ def cmd_serving_config(args: argparse.Namespace) -> int:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    import tensorflow as tf
+    import json
 
-    from trainer.training import RAW_TEXT_SIGNATURE
+    from serving.client import DEFAULT_MODEL_NAME, ClientOptions, make_client
 
-    model_dir = args.model_dir
-    versions = sorted((d for d in tf.io.gfile.listdir(model_dir) if d.strip("/").isdigit()),
-                      key=lambda d: int(d.strip("/")))
-    if versions:  # A Pusher serving dir: take the newest version.
-        model_dir = os.path.join(model_dir, versions[-1])
-    texts = args.texts or [line.strip() for line in sys.stdin if line.strip()]
-    classify = tf.saved_model.load(model_dir).signatures[RAW_TEXT_SIGNATURE]
-    probabilities = classify(text=tf.constant(texts))["probability"].numpy()[:, 0]
-    for text, probability in zip(texts, probabilities):
-        label = "positive" if probability >= 0.5 else "negative"
-        print(f"{probability:.3f}  {label:<8}  {text[:100]}")
+    if args.texts and args.file:
+        raise ConfigError("predict: give reviews as arguments or with --file, not both")
+    if args.model_dir and args.label:
+        raise ConfigError("predict: --label needs a server (--rest or --grpc)")
+    given = {name: getattr(args, name) for name in ("batch_size", "timeout", "retries")
+             if getattr(args, name) is not None}  # Unset: ClientOptions' defaults.
+    try:
+        options = ClientOptions(signature=args.signature, **given)
+    except ValueError as error:
+        raise ConfigError(f"predict: {error}") from None
+    # Reviews from the arguments, else --file, else stdin: one per non-blank line.
+    texts = list(args.texts)
+    if not texts and args.file:
+        try:
+            with open(args.file, encoding="utf-8", errors="replace") as f:
+                texts = [line.strip() for line in f if line.strip()]
+        except OSError as error:
+            raise ConfigError(f"predict: cannot read --file: {error}") from None
+    elif not texts:
+        texts = [line.strip() for line in sys.stdin if line.strip()]
+    with make_client(model_dir=args.model_dir, rest=args.rest, grpc_target=args.grpc,
+                     model_name=args.model_name or DEFAULT_MODEL_NAME, version=args.version,
+                     label=args.label, options=options) as client:
+        predictions = client.predict(texts)
+    for text, prediction in zip(texts, predictions):
+        if args.json:
+            record = {"text": text, "probability": prediction.probability,
+                      "label": prediction.label}
+            if prediction.scores is not None:
+                record["scores"] = prediction.scores
+            print(json.dumps(record, ensure_ascii=False))
+        else:
+            print(f"{prediction.probability:.3f}  {prediction.label:<8}  {text[:100]}")
     return 0
 
 
@@ -200,15 +233,48 @@ def build_parser() -> argparse.ArgumentParser:
                                  "the latest run, from ML Metadata.")
     _add_config_flags(report)
     report.set_defaults(handler=cmd_report)
-    kfp = commands.add_parser("compile-kubeflow", help="Compile the same pipeline to a "
-                              "Kubeflow Pipelines (v2) JSON spec.")
+    kfp = commands.add_parser("compile-kubeflow", help="Compile the same pipeline for Vertex "
+                              "AI Pipelines (PipelineJob JSON) or open-source Kubeflow Pipelines "
+                              "(PipelineSpec), offline; see docs/kubeflow.md.")
     _add_config_flags(kfp)
+    kfp.add_argument("--target", choices=("vertex", "kfp"), default="vertex",
+                     help="vertex: PipelineJob JSON for Vertex AI Pipelines; kfp: bare "
+                     "PipelineSpec (schema 2.1.0) for the KFP 2.x API [default: vertex].")
     kfp.add_argument("--output", default="imdb_pipeline_kubeflow.json", help="Spec file.")
-    kfp.add_argument("--image", default="gcr.io/YOUR_PROJECT/imdb-rnn-pipeline:latest",
-                     help="Image built from kubeflow/Dockerfile.")
-    kfp.add_argument("--gpus", type=int, default=1, help="GPUs for the Trainer (0 = CPU).")
-    kfp.add_argument("--gpu-type", default="nvidia-tesla-t4", help="Accelerator type.")
+    kfp.add_argument("--image", required=True, help="Image built from kubeflow/Dockerfile, "
+                     "e.g. us-docker.pkg.dev/PROJECT/REPO/imdb-rnn-pipeline:TAG.")
+    kfp.add_argument("--gpus", type=int, default=1, help="GPUs for the Tuner and the Trainer "
+                     "each (0 = CPU; at most 1: training uses no distribution strategy).")
+    kfp.add_argument("--gpu-type", default="", help="Accelerator type: a Vertex enum such as "
+                     "NVIDIA_TESLA_T4 (vertex, the default) or nvidia.com/gpu (kfp, the "
+                     "default; the GPU model comes from the cluster's node pool).")
     kfp.set_defaults(handler=cmd_compile_kubeflow)
+    submit = commands.add_parser("submit-kubeflow", help="Submit a compiled spec to Vertex AI "
+                                 "Pipelines or to a KFP 2.x API; --dry-run checks it offline and "
+                                 "prints what would be sent.")
+    submit.add_argument("spec", help="File written by compile-kubeflow.")
+    submit.add_argument("--target", choices=("vertex", "kfp"), default="vertex",
+                        help="Must match the target the spec was compiled for.")
+    submit.add_argument("--parameter", action="append", default=[], metavar="NAME=VALUE",
+                        help="Run parameter (repeat; see the compile output for the names).")
+    submit.add_argument("--pipeline-root", default="", help="Override the compiled pipeline "
+                        "root for this run.")
+    submit.add_argument("--dry-run", action="store_true", help="Validate and print the "
+                        "request; contact nothing.")
+    submit.add_argument("--project", default="", help="vertex: Google Cloud project.")
+    submit.add_argument("--region", default="", help="vertex: region, e.g. us-central1.")
+    submit.add_argument("--service-account", default="", help="vertex: service account the "
+                        "pipeline runs as [default: the Compute Engine default].")
+    submit.add_argument("--host", default="", help="kfp: API endpoint, e.g. "
+                        "http://localhost:8888 (kubectl port-forward svc/ml-pipeline) or "
+                        "https://HOST/pipeline.")
+    submit.add_argument("--namespace", default="", help="kfp: profile namespace "
+                        "(multi-user installs).")
+    submit.add_argument("--experiment-id", default="", help="kfp: experiment to run in "
+                        "[default: the server's default experiment].")
+    submit.add_argument("--token", default="", help="kfp: bearer token, if the endpoint "
+                        "needs one.")
+    submit.set_defaults(handler=cmd_submit_kubeflow)
     sc = commands.add_parser("serving-config", help="Write TF Serving deployment files (server "
                              "configs, docker run, Compose, Kubernetes, KServe) for the serving "
                              "dir the Pusher writes to.")
@@ -223,10 +289,38 @@ def build_parser() -> argparse.ArgumentParser:
     sc.add_argument("--cpus", type=int, default=None, help="Cores per server: batch threads and "
                     "Kubernetes CPU request/limit [default: this machine's].")
     sc.set_defaults(handler=cmd_serving_config)
-    predict = commands.add_parser("predict", help="Classify reviews with an exported model.")
-    predict.add_argument("--model-dir", required=True, help="A SavedModel, or a serving dir "
-                         "of numbered versions (the newest is used).")
-    predict.add_argument("texts", nargs="*", help="Reviews (default: one per line on stdin).")
+    # Only trainer.signatures here: serving/ is imported when predict runs, not to build flags.
+    from trainer.signatures import CLASSIFY_SIGNATURE, EXAMPLES_SIGNATURE, RAW_TEXT_SIGNATURE
+
+    predict = commands.add_parser("predict", help="Classify reviews with an exported model, "
+                                  "in process or through TF Serving (REST or gRPC).")
+    where = predict.add_mutually_exclusive_group(required=True)
+    where.add_argument("--model-dir", help="In process: a SavedModel, or a serving dir of "
+                       "numbered versions (the newest, or --version).")
+    where.add_argument("--rest", metavar="URL", help="TF Serving's REST API, e.g. "
+                       "http://localhost:8501.")
+    where.add_argument("--grpc", metavar="HOST:PORT", help="TF Serving's gRPC API, e.g. "
+                       "localhost:8500.")
+    predict.add_argument("--signature", default=RAW_TEXT_SIGNATURE,
+                         choices=[RAW_TEXT_SIGNATURE, EXAMPLES_SIGNATURE, CLASSIFY_SIGNATURE],
+                         help="%(choices)s: review strings, tf.Examples (TF Serving's Predict), "
+                         "tf.Examples (TF Serving's Classify) [default: %(default)s].")
+    predict.add_argument("--model-name", default=None, help="Served model name [default: "
+                         "the pipeline's --model-name, imdb].")
+    version = predict.add_mutually_exclusive_group()
+    version.add_argument("--version", type=int, help="Model version [default: the newest].")
+    version.add_argument("--label", help="Version label, e.g. stable or canary (servers only).")
+    predict.add_argument("--file", metavar="PATH", help="Reviews, one per line (instead of "
+                         "arguments or stdin).")
+    predict.add_argument("--batch-size", type=int, help="Reviews per request [default: 256].")
+    predict.add_argument("--timeout", type=float, help="Seconds per request [default: 30].")
+    predict.add_argument("--retries", type=int, help="Extra attempts, with exponential backoff, "
+                         "when the server is unavailable (gRPC UNAVAILABLE, HTTP 503, "
+                         "connection refused) [default: 2].")
+    predict.add_argument("--json", action="store_true", help="One JSON object per review "
+                         "per line instead of the table.")
+    predict.add_argument("texts", nargs="*", help="Reviews (default: --file, else one per "
+                         "line on stdin).")
     predict.set_defaults(handler=cmd_predict)
     return parser
 
@@ -239,6 +333,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f"imdb-pipeline: {error}", file=sys.stderr)
         return 2
     except Exception as error:  # Known, actionable failures get one line, not a stack trace.
+        # A server error or unreachable server (predict): checked first, without importing
+        # TFX below; if serving.client was never imported, this cannot be its error.
+        serving_client = sys.modules.get("serving.client")
+        if serving_client is not None and isinstance(error, serving_client.ServingError):
+            print(f"imdb-pipeline: {error}", file=sys.stderr)
+            return 1
         from components.data_validation import DataAnomaliesError
         from components.tfds_example_gen import TfdsDataError
         from trainer.glove import GloveError

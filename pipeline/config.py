@@ -58,6 +58,12 @@ class PipelineConfig:
                           "(cuDNN-friendly with masking).", choices=PADDING_MODES)
     truncating: str = _field("pre", "Which end long reviews lose: 'pre' keeps the ending.",
                              choices=PADDING_MODES)
+    ngram_vocab_size: int = _field(0, "Wide part: the N word n-grams found in most training "
+                                   "reviews feed an NB-weighted linear model mixed with the "
+                                   "recurrent one (0 = recurrent model only).")
+    ngram_max: int = _field(3, "Longest n-gram of the wide part (1 = words only).")
+    wide_c_values: Tuple[float, ...] = _field((0.1, 0.3, 1.0), "L2 strengths (C) of the wide "
+                                              "part tried on eval.", item_type=float)
 
     # Model and training (Trainer).
     cell: str = _field(_HP.cell, "Recurrent cell.", choices=("lstm", "gru"))
@@ -176,7 +182,8 @@ class PipelineConfig:
         return dataclasses.asdict(TransformSettings(
             text_feature=self.text_feature, label_feature=self.label_feature,
             vocab_size=self.vocab_size, num_oov_buckets=self.num_oov_buckets,
-            max_len=self.max_len, padding=self.padding, truncating=self.truncating))
+            max_len=self.max_len, padding=self.padding, truncating=self.truncating,
+            ngram_max=self.ngram_max, ngram_vocab_size=self.ngram_vocab_size))
 
     def search_space(self) -> Dict[str, Any]:
         return {"units": list(self.tune_units), "dropout": list(self.tune_dropout),
@@ -205,7 +212,8 @@ class PipelineConfig:
             **self._data_settings(), steps_per_epoch=self.train_steps, epochs=self.epochs,
             early_stopping_patience=self.early_stopping_patience,
             reduce_lr_factor=self.reduce_lr_factor, average_from_epoch=self.average_from_epoch,
-            ensemble_size=self.ensemble_size, warmup_reviews=self.warmup_reviews))
+            ensemble_size=self.ensemble_size, warmup_reviews=self.warmup_reviews,
+            wide_c_values=list(self.wide_c_values)))
 
     def pusher_config(self) -> Dict[str, Any]:
         """What the Pusher's executor (components/pusher.py) receives as custom_config."""
@@ -249,6 +257,10 @@ class PipelineConfig:
               and all(b >= 1 for b in self.length_buckets),
               f"--length-buckets must be increasing positive token counts, got "
               f"{self.length_buckets}")
+        check(self.ngram_vocab_size >= 0, "--ngram-vocab-size must be >= 0")
+        check(1 <= self.ngram_max <= 5, f"--ngram-max must be in 1..5, got {self.ngram_max}")
+        check(bool(self.wide_c_values) and all(c > 0 for c in self.wide_c_values),
+              "--wide-c-values must be positive")
         check(self.warmup_reviews >= 0, "--warmup-reviews must be >= 0")
         check(self.keep_versions >= 0, "--keep-versions must be >= 0")
         # Also a Kubernetes name in the generated manifests (serving/deploy.py).

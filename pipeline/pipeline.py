@@ -10,6 +10,7 @@ from tfx.dsl.components.base import executor_spec
 
 from components.data_validation import AnomaliesGate, CuratedSchemaGen
 from components.pusher import VersionedPusherExecutor
+from components.serving_baseline import BaselineAwareEvaluator, ServingBaseline
 from components.tfds_example_gen import TfdsExampleGen
 from pipeline.config import PipelineConfig
 from trainer import signatures
@@ -90,18 +91,18 @@ def create_components(config: PipelineConfig) -> List:
                                      custom_config={**config.trainer_config(), **code},
                                      **training_inputs)
 
-    baseline_model = tfx.dsl.Resolver(
-        strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
-        model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
-        model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
-    ).with_id("latest_blessed_model_resolver")
+    # The baseline is what TF Serving serves now (components/serving_baseline.py): no ML
+    # Metadata resolver, so every runner (local, Vertex, open-source KFP) gates the same way.
+    # It waits for the Trainer so that it reads the serving dir just before the Evaluator.
+    baseline_model = ServingBaseline(serving_dir=config.resolved_serving_dir)
+    baseline_model.add_upstream_node(trainer)
 
-    evaluator = tfx.components.Evaluator(
+    evaluator = BaselineAwareEvaluator(
         examples=example_gen.outputs["examples"],
         model=trainer.outputs["model"],
         baseline_model=baseline_model.outputs["model"],
         example_splits=["test"],
-        eval_config=eval_config(config))
+        eval_config=eval_config(config)).with_id("Evaluator")
 
     pusher = tfx.components.Pusher(
         model=trainer.outputs["model"],

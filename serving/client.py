@@ -1,6 +1,7 @@
 """Clients for the exported model: in process, TF Serving's REST API and its gRPC API.
 
-    client = RestClient("http://localhost:8501", signature=CLASSIFY_SIGNATURE, label="stable")
+    client = RestClient("http://localhost:8501", ModelTarget("imdb", label="stable"),
+                        ClientOptions(signature=CLASSIFY_SIGNATURE))
     client.predict(["What a wonderful film!"])   # -> [Prediction(probability=0.93, ...)]
 
 All three clients take the same options (`ClientOptions`) and answer with one `Prediction` per
@@ -26,16 +27,17 @@ import json
 import os
 import re
 import socket
+import threading
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
-from trainer.signatures import (CLASS_NAMES, CLASSIFY_CLASSES, CLASSIFY_INPUT,
-                                CLASSIFY_METHOD_NAME, CLASSIFY_SCORES, CLASSIFY_SIGNATURE,
-                                EXAMPLES_INPUT, EXAMPLES_OUTPUT, EXAMPLES_SIGNATURE,
-                                RAW_TEXT_INPUT, RAW_TEXT_OUTPUT, RAW_TEXT_SIGNATURE)
+from trainer.signatures import (CLASS_NAMES, CLASSIFY_CLASSES, CLASSIFY_INPUT, CLASSIFY_SCORES,
+                                CLASSIFY_SIGNATURE, EXAMPLES_INPUT, EXAMPLES_OUTPUT,
+                                EXAMPLES_SIGNATURE, RAW_TEXT_INPUT, RAW_TEXT_OUTPUT,
+                                RAW_TEXT_SIGNATURE)
 
 SIGNATURES = (RAW_TEXT_SIGNATURE, EXAMPLES_SIGNATURE, CLASSIFY_SIGNATURE)
 TEXT_FEATURE = "text"  # The raw feature the Example signatures parse (PipelineConfig.text_feature).
@@ -146,11 +148,6 @@ class ModelTarget:
             spec.version_label = self.label
         return spec
 
-    def describe(self) -> str:
-        if self.version is not None:
-            return f"{self.name} version {self.version}"
-        return f"{self.name} label {self.label}" if self.label is not None else self.name
-
 
 @dataclasses.dataclass(frozen=True)
 class ClientOptions:
@@ -226,6 +223,9 @@ def to_example(review: Review):
         except Exception:  # protobuf's DecodeError
             raise ServingError("the bytes given as a serialized tf.Example do not parse as "
                                "one", "INVALID_ARGUMENT") from None
+    if not isinstance(review, (str, bytes)):
+        raise ServingError("a review must be str, bytes, tf.train.Example or SerializedExample, "
+                           f"not {type(review).__name__}", "INVALID_ARGUMENT")
     example = tf.train.Example()
     example.features.feature[TEXT_FEATURE].bytes_list.value.append(_text_bytes(review))
     return example
@@ -296,7 +296,7 @@ def build_rest_request(target: ModelTarget, signature: str,
     if signature == EXAMPLES_SIGNATURE:
         instances = [_b64(serialize_example(r)) for r in reviews]
     else:  # serving_raw_text, and any other name: review strings (the server decides).
-        instances = [_json_text(_raw_text_review(r)) for r in reviews]
+        instances = [_json_text(r) for r in reviews]
     return RestRequest("POST", target.rest_path() + ":predict",
                        {"signature_name": signature, "instances": instances})
 
@@ -307,10 +307,6 @@ def build_rest_metadata_request(target: ModelTarget) -> RestRequest:
 
 def build_rest_status_request(target: ModelTarget) -> RestRequest:
     return RestRequest("GET", target.rest_path())
-
-
-def _raw_text_review(review: Review) -> Union[str, bytes]:
-    return review if isinstance(review, str) else _text_bytes(review)
 
 
 def build_grpc_request(target: ModelTarget, signature: str, reviews: Sequence[Review]):
@@ -438,13 +434,30 @@ def parse_rest_metadata(body: Dict[str, Any]) -> Dict[str, Any]:
     from tensorflow_serving.apis import get_model_metadata_pb2, model_pb2
 
     try:
-        spec = json_format.ParseDict(body["model_spec"], model_pb2.ModelSpec())
+        spec = json_format.ParseDict(body["model_spec"], model_pb2.ModelSpec(),
+                                     ignore_unknown_fields=True)
         signature_map = json_format.ParseDict(body["metadata"][METADATA_FIELD],
-                                              get_model_metadata_pb2.SignatureDefMap())
+                                              get_model_metadata_pb2.SignatureDefMap(),
+                                              ignore_unknown_fields=True)
     except (KeyError, TypeError, json_format.ParseError) as error:
         raise ServingError(f"unexpected metadata answer: {error}", "INTERNAL") from None
     return normalize_signature_defs(signature_map.signature_def, spec.name,
                                     spec.version.value if spec.HasField("version") else None)
+
+
+_LOADED: Dict[str, Any] = {}  # realpath -> tf.saved_model.load(...): each dir loads once.
+_LOAD_LOCK = threading.Lock()
+
+
+def load_saved_model(model_dir: str):
+    """tf.saved_model.load, once per directory per process (symlinks resolved)."""
+    import tensorflow as tf
+
+    real = os.path.realpath(model_dir)
+    with _LOAD_LOCK:
+        if real not in _LOADED:
+            _LOADED[real] = tf.saved_model.load(real)
+        return _LOADED[real]
 
 
 def read_signature_defs(model_dir: str):
@@ -462,7 +475,7 @@ def read_signature_defs(model_dir: str):
 # Clients
 
 
-class _Client:
+class Client:
     """Batching and the signature choice; subclasses send one batch."""
 
     def __init__(self, options: ClientOptions):
@@ -520,16 +533,14 @@ def resolve_model_dir(path: str, version: Optional[int] = None) -> str:
     return os.path.join(path, str(versions[-1]))
 
 
-class LocalClient(_Client):
+class LocalClient(Client):
     """Runs the SavedModel's signatures in this process (no server)."""
 
     def __init__(self, model_dir: str, options: ClientOptions = ClientOptions(),
                  version: Optional[int] = None):
-        import tensorflow as tf
-
         super().__init__(options)
         self.model_dir = resolve_model_dir(model_dir, version)
-        self._model = tf.saved_model.load(self.model_dir)
+        self._model = load_saved_model(self.model_dir)
         if options.signature not in self._model.signatures:
             raise ServingError(f"the model in {self.model_dir} has no signature "
                                f"{options.signature!r} (it has "
@@ -540,8 +551,8 @@ class LocalClient(_Client):
         import tensorflow as tf
 
         signature = self.signature
-        if signature == CLASSIFY_SIGNATURE:
-            name, values = CLASSIFY_INPUT, [serialize_example(r) for r in batch]
+        if signature == CLASSIFY_SIGNATURE:  # As over gRPC/REST: only parseable tf.Examples.
+            name, values = CLASSIFY_INPUT, [to_example(r).SerializeToString() for r in batch]
         elif signature == EXAMPLES_SIGNATURE:
             name, values = EXAMPLES_INPUT, [serialize_example(r) for r in batch]
         else:
@@ -565,7 +576,7 @@ class LocalClient(_Client):
                                         int(base) if base.isdigit() else None)
 
 
-class RestClient(_Client):
+class RestClient(Client):
     """TF Serving's REST API over the standard library (urllib, json, base64)."""
 
     def __init__(self, url: str, target: ModelTarget = ModelTarget(),
@@ -634,7 +645,7 @@ def _rest_error_text(body: bytes) -> str:
     return body.decode("utf-8", "replace")[:300] or "(empty answer)"
 
 
-class GrpcClient(_Client):
+class GrpcClient(Client):
     """TF Serving's gRPC PredictionService (Predict, Classify, GetModelMetadata)."""
 
     def __init__(self, target_address: str, target: ModelTarget = ModelTarget(),
@@ -681,7 +692,7 @@ class GrpcClient(_Client):
 def make_client(*, model_dir: Optional[str] = None, rest: Optional[str] = None,
                 grpc_target: Optional[str] = None, model_name: str = DEFAULT_MODEL_NAME,
                 version: Optional[int] = None, label: Optional[str] = None,
-                options: ClientOptions = ClientOptions()) -> _Client:
+                options: ClientOptions = ClientOptions()) -> Client:
     """Exactly one of model_dir / rest / grpc_target picks the client."""
     given = [x for x in (model_dir, rest, grpc_target) if x]
     if len(given) != 1:

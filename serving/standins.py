@@ -35,8 +35,8 @@ import tensorflow as tf
 from tensorflow_serving.apis import (classification_pb2, get_model_metadata_pb2, model_pb2,
                                      predict_pb2, prediction_service_pb2_grpc)
 
-from serving.client import GRPC_MAX_MESSAGE_BYTES, METADATA_FIELD, read_signature_defs, \
-    tf_error_message
+from serving.client import (GRPC_MAX_MESSAGE_BYTES, METADATA_FIELD, load_saved_model,
+                            read_signature_defs, tf_error_message)
 from trainer.signatures import (CLASSIFY_CLASSES, CLASSIFY_INPUT, CLASSIFY_METHOD_NAME,
                                 CLASSIFY_SCORES)
 
@@ -105,10 +105,11 @@ class ServedVersion:
                 f"len({{{','.join(sorted(given))}}}) != len({{{','.join(sorted(expected))}}}). "
                 f"Sent extra: {{{','.join(sorted(given - expected))}}}. Missing but required: "
                 f"{{{','.join(sorted(expected - given))}}}.")
+        outputs_known = ",".join(sorted(signature.outputs))
         for alias in output_filter:
             if alias not in signature.outputs:
                 raise _invalid(f"output tensor alias not found in signature: {alias} Outputs "
-                               f"expected to be in the set {{{','.join(sorted(signature.outputs))}}}.")
+                               f"expected to be in the set {{{outputs_known}}}.")
         for alias, value in inputs.items():
             dtype = tf.as_dtype(signature.inputs[alias].dtype)
             if _dtype_of(value) != dtype:
@@ -159,11 +160,12 @@ class ServedModels:
     """What TF Serving would serve for one model name: numbered versions and version labels.
 
     Like TF Serving's `model_version_policy { all {} }`: every numeric subdirectory of
-    `base_path` is a version; no version or label means the newest. Each distinct directory is
-    loaded once.
+    `base_path` is a version; no version or label means the newest. Each directory is loaded
+    once per process (copies of one model are loaded once each).
     """
 
-    def __init__(self, name: str, versions: Dict[int, str], labels: Optional[Dict[str, int]] = None):
+    def __init__(self, name: str, versions: Dict[int, str],
+                 labels: Optional[Dict[str, int]] = None):
         if not versions:
             raise ValueError("no versions to serve")
         unknown = {k: v for k, v in (labels or {}).items() if v not in versions}
@@ -171,13 +173,8 @@ class ServedModels:
             raise ValueError(f"labels point at versions that are not served: {unknown}")
         self.name = name
         self.labels = dict(labels or {})
-        loaded: Dict[str, Any] = {}
-        self.versions: Dict[int, ServedVersion] = {}
-        for version, path in sorted(versions.items()):
-            real = os.path.realpath(path)
-            if real not in loaded:
-                loaded[real] = tf.saved_model.load(path)
-            self.versions[version] = ServedVersion(version, path, loaded[real])
+        self.versions = {version: ServedVersion(version, path, load_saved_model(path))
+                         for version, path in sorted(versions.items())}
 
     @classmethod
     def from_base_path(cls, base_path: str, name: str = "imdb",
@@ -212,9 +209,11 @@ class ServedModels:
 
     def status(self, name: str, version: Optional[int] = None,
                label: Optional[str] = None) -> Dict[str, Any]:
-        """GET /v1/models/...: GetModelStatusResponse as TF Serving writes it in JSON."""
-        if label:
-            version = self.resolve(name, label=label).version
+        """GET /v1/models/...: GetModelStatusResponse as TF Serving writes it in JSON.
+
+        As in TF Serving's get_model_status_impl.cc, a label does not narrow the answer: only a
+        version does (the label is not even checked).
+        """
         if version is not None:
             if name != self.name or version not in self.versions:
                 raise StandInError(grpc.StatusCode.NOT_FOUND,
@@ -637,11 +636,14 @@ class StandInRestHandler(BaseHTTPRequestHandler):
         except Exception as error:  # Never let a request take the server down.
             status, answer = 500, {"error": f"{type(error).__name__}: {error}"}
         data = json.dumps(answer, indent=2).encode("utf-8")
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):  # The client gave up (its timeout).
+            pass
 
     def _dispatch(self, method: str, path: str, body: bytes) -> Dict[str, Any]:
         models: ServedModels = self.server.models

@@ -67,6 +67,9 @@ def make_dataset(fn_args, patterns, tft_output: tft.TFTransformOutput, label: st
                                        shuffle_seed=seed),
         tft_output.transformed_metadata.schema)
     if length_buckets:
+        dataset = dataset.map(lambda features, labels: ({
+            name: features[name] for name in (preprocessing.TOKENS_FEATURE,
+                                              preprocessing.LENGTH_FEATURE)}, labels))
         dataset = _bucketed(dataset.unbatch(), batch_size, length_buckets)
         if repeat:  # Buckets fill at different rates; mix the lengths across steps again.
             dataset = dataset.shuffle(64, seed=seed)
@@ -74,3 +77,14 @@ def make_dataset(fn_args, patterns, tft_output: tft.TFTransformOutput, label: st
         dataset = dataset.map(lambda features, labels: (
             trim_padding(features[preprocessing.TOKENS_FEATURE]), labels))
     return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def model_inputs(model: tf.keras.Model, features):
+    """What `model` takes from Transform's output: trimmed tokens, plus the dense n-gram ids
+    (0 = padding) when it has a wide part."""
+    tokens = trim_padding(features[preprocessing.TOKENS_FEATURE])
+    if len(model.inputs) == 1:
+        return tokens
+    return {preprocessing.TOKENS_FEATURE: tokens,
+            preprocessing.NGRAMS_FEATURE: tf.sparse.to_dense(
+                features[preprocessing.NGRAMS_FEATURE])}

@@ -31,8 +31,7 @@ def _signature_functions(model: tf.keras.Model, tft_output: tft.TFTransformOutpu
     raw_spec.pop(label_feature, None)
 
     def probability(raw_features) -> tf.Tensor:
-        tokens = model.tft_layer(raw_features)[preprocessing.TOKENS_FEATURE]
-        return model(data.trim_padding(tokens))
+        return model(data.model_inputs(model, model.tft_layer(raw_features)))
 
     def from_examples(serialized):
         return probability(tf.io.parse_example(serialized, raw_spec))

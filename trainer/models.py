@@ -15,7 +15,7 @@ import numpy as np
 import tensorflow as tf
 
 from trainer.hparams import ModelHParams
-from trainer.preprocessing import PADDING_ID, TOKENS_FEATURE
+from trainer.preprocessing import NGRAMS_FEATURE, PADDING_ID, TOKENS_FEATURE
 
 _CELLS = {"lstm": tf.keras.layers.LSTM, "gru": tf.keras.layers.GRU}
 
@@ -100,6 +100,29 @@ def average_ensemble(members: List[tf.keras.Model]) -> tf.keras.Model:
     tokens = tf.keras.Input(shape=(None,), dtype=tf.int64, name=TOKENS_FEATURE)
     probability = tf.keras.layers.Average(name="probability")([m(tokens) for m in members])
     model = tf.keras.Model(tokens, probability, name="imdb_ensemble")
+    model.compile(loss="binary_crossentropy",
+                  metrics=[tf.keras.metrics.BinaryAccuracy(name="accuracy")])
+    return model
+
+
+def wide_and_deep(deep: tf.keras.Model, wide_weights: np.ndarray, wide_bias: float,
+                  mix) -> tf.keras.Model:
+    """{tokens, n-gram ids} -> P(positive): the recurrent model's logit and the wide part's
+    (the summed weights of the review's n-grams, trainer/wide.py) mixed by `mix` = (deep
+    weight, wide weight, bias), all fitted before; nothing here trains any further."""
+    tokens = tf.keras.Input(shape=(None,), dtype=tf.int64, name=TOKENS_FEATURE)
+    ngrams = tf.keras.Input(shape=(None,), dtype=tf.int64, name=NGRAMS_FEATURE)
+    probability = tf.clip_by_value(deep(tokens), 1e-7, 1.0 - 1e-7)
+    deep_logit = tf.math.log(probability / (1.0 - probability))
+    table = tf.keras.layers.Embedding(len(wide_weights), 1, embeddings_initializer="zeros",
+                                      trainable=False, name="wide_weights")
+    wide_logit = tf.reduce_sum(table(ngrams), axis=1) + wide_bias  # Id 0 (padding) weighs 0.
+    head = tf.keras.layers.Dense(1, activation="sigmoid", trainable=False, name="probability")
+    output = head(tf.keras.layers.Concatenate(name="logits")([deep_logit, wide_logit]))
+    table.set_weights([np.asarray(wide_weights, np.float32).reshape(-1, 1)])
+    head.set_weights([np.array([[mix[0]], [mix[1]]], np.float32), np.array([mix[2]], np.float32)])
+    model = tf.keras.Model({TOKENS_FEATURE: tokens, NGRAMS_FEATURE: ngrams}, output,
+                           name="imdb_wide_and_deep")
     model.compile(loss="binary_crossentropy",
                   metrics=[tf.keras.metrics.BinaryAccuracy(name="accuracy")])
     return model

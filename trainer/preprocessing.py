@@ -9,6 +9,8 @@ from trainer.settings import TransformSettings
 TOKENS_FEATURE = "tokens"
 LENGTH_FEATURE = "num_tokens"  # Before truncation: for length-aware batching and the report.
 REVIEW_FEATURE = "review"  # The raw text, passed through: real eval reviews for warmup files.
+NGRAMS_FEATURE = "ngrams"  # Ids of the review's distinct word n-grams (the wide part), 0 = none.
+NGRAM_VOCAB_NAME = "ngram_vocab"
 VOCAB_NAME = "vocab"
 PADDING_ID = 0  # Ids 1..vocab are words by frequency, then the OOV buckets.
 
@@ -67,9 +69,22 @@ def preprocessing_fn(inputs: Dict[str, Any],
                                                 settings.truncating),
                LENGTH_FEATURE: tokens.row_lengths(),
                REVIEW_FEATURE: _squeeze(inputs[settings.text_feature])}
+    if settings.ngram_vocab_size:
+        outputs[NGRAMS_FEATURE] = ngram_ids(tokens, settings.ngram_max, settings.ngram_vocab_size)
     if settings.label_feature in inputs:
         outputs[settings.label_feature] = _squeeze(inputs[settings.label_feature])
     return outputs
+
+
+def ngram_ids(tokens: tf.RaggedTensor, ngram_max: int, vocab_size: int) -> tf.SparseTensor:
+    """Binarized bag of 1..ngram_max-grams -> ids 1..vocab_size of the `vocab_size` n-grams
+    found in most training reviews; rarer n-grams are dropped (a linear model learns nothing
+    from them), so 0 is free for padding."""
+    grams = tft.bag_of_words(tokens.to_sparse(), ngram_range=(1, ngram_max), separator=" ")
+    ids = tft.compute_and_apply_vocabulary(grams, top_k=vocab_size, num_oov_buckets=0,
+                                           default_value=-1, vocab_filename=NGRAM_VOCAB_NAME)
+    ids = tf.RaggedTensor.from_sparse(ids)
+    return (tf.ragged.boolean_mask(ids, ids >= 0) + 1).to_sparse()
 
 
 def embedding_rows(vocabulary_size: int, num_oov_buckets: int) -> int:

@@ -38,6 +38,8 @@ class TransformSettings:
     max_len: int
     padding: str
     truncating: str
+    ngram_max: int
+    ngram_vocab_size: int  # 0 = no wide part.
 
     @classmethod
     def from_custom_config(cls, custom_config: Dict[str, Any]) -> "TransformSettings":
@@ -66,11 +68,13 @@ class TrainerSettings(DataSettings):
     average_from_epoch: int
     ensemble_size: int
     warmup_reviews: int
+    wide_c_values: Tuple[float, ...]  # L2 strengths of the wide part tried on eval.
 
     @classmethod
     def from_custom_config(cls, custom_config: Dict[str, Any]) -> "TrainerSettings":
         settings = from_custom_config(cls, custom_config)
-        return dataclasses.replace(settings, length_buckets=tuple(settings.length_buckets))
+        return dataclasses.replace(settings, length_buckets=tuple(settings.length_buckets),
+                                   wide_c_values=tuple(settings.wide_c_values))
 
     def model_hparams(self) -> ModelHParams:
         return ModelHParams.from_dict(self.hparams)

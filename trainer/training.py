@@ -10,10 +10,11 @@ import os
 import sys
 from typing import Any, Dict, Optional
 
+import numpy as np
 import tensorflow as tf
 import tensorflow_transform as tft
 
-from trainer import data, export, glove, models, preprocessing
+from trainer import data, export, glove, models, preprocessing, wide
 from trainer.averaging import EpochWeightAveraging, KeepBestEpoch, keep_better_weights
 from trainer.hparams import ModelHParams
 from trainer.plots import plot_history
@@ -76,6 +77,34 @@ def fit_with_callbacks(model: tf.keras.Model, train: tf.data.Dataset,
             "weight_averaging": keep_better_weights(model, averaging, evaluation)}
 
 
+def add_wide_part(deep: tf.keras.Model, fn_args, tft_output: tft.TFTransformOutput,
+                  settings: TrainerSettings):
+    """Fits the wide part (trainer/wide.py) and the deep/wide mix on eval; the combined model
+    and the eval accuracies of each part and of the mix."""
+    width = tft_output.vocabulary_size_by_name(preprocessing.NGRAM_VOCAB_NAME) + 1
+    train_x, train_y, _ = wide.read_split(fn_args.train_files, settings.label_feature, width)
+    eval_x, eval_y, eval_tokens = wide.read_split(fn_args.eval_files, settings.label_feature,
+                                                  width, with_tokens=True)
+    part = wide.fit_wide(train_x, train_y, eval_x, eval_y, settings.wide_c_values)
+    tokens = tf.keras.preprocessing.sequence.pad_sequences(eval_tokens, padding="post")
+    deep_probability = deep.predict(
+        tf.data.Dataset.from_tensor_slices(tokens).batch(256).map(data.trim_padding),
+        verbose=0).ravel()
+    deep_logit, wide_logit = wide.deep_logits(deep_probability), part.logits(eval_x)
+    mix = wide.fit_mix(deep_logit, wide_logit, eval_y)
+    mixed = mix[0] * deep_logit + mix[1] * wide_logit + mix[2]
+
+    def accuracy(logits) -> float:
+        return float(np.mean((logits > 0) == (eval_y == 1)))
+
+    result = {"wide_c": part.c, "wide_eval_accuracy_by_c": part.eval_accuracy_by_c,
+              "ngram_vocabulary": width - 1, "mix": mix,
+              "deep_eval_accuracy": accuracy(deep_logit),
+              "wide_eval_accuracy": accuracy(wide_logit), "eval_accuracy": accuracy(mixed)}
+    logging.info("Wide and deep on eval: %s", result)
+    return models.wide_and_deep(deep, part.weights, part.bias, mix), result
+
+
 def run_fn(fn_args) -> None:
     settings = TrainerSettings.from_custom_config(fn_args.custom_config)
     tuned = getattr(fn_args, "hyperparameters", None)
@@ -120,6 +149,8 @@ def run_fn(fn_args) -> None:
         logging.info("Ensemble of %d: eval accuracy %.4f (members: %s)", size,
                      summary["ensemble_eval_accuracy"],
                      [max(run["history"]["val_accuracy"]) for run in runs])
+    if preprocessing.NGRAMS_FEATURE in tft_output.transformed_feature_spec():
+        model, summary["wide_and_deep"] = add_wide_part(model, fn_args, tft_output, settings)
     with tf.io.gfile.GFile(os.path.join(fn_args.model_run_dir, "training_summary.json"),
                            "w") as out:
         json.dump(summary, out, indent=2, default=float)

@@ -1,0 +1,38 @@
+"""CPU, memory and GPU limits per component, set as TFX platform config (a KFP ResourceSpec).
+
+The Trainer and the Tuner (which trains every trial) get the GPUs; their recurrent layers keep
+the settings that select cuDNN (trainer/models.py). 8 vCPU / 30 GB fits an n1-standard-8, the
+machine family Vertex attaches T4/V100/P100 GPUs to. Beam components run Beam's DirectRunner in
+the pod unless --beam-pipeline-args send them to Dataflow (then the pod only submits the job).
+"""
+from typing import Dict, Tuple
+
+from kfp.pipeline_spec import pipeline_spec_pb2
+from tfx.dsl.components.base import base_component
+
+ResourceSpec = pipeline_spec_pb2.PipelineDeploymentConfig.PipelineContainerSpec.ResourceSpec
+
+GPU_COMPONENTS = ("Tuner", "Trainer")
+# component id -> (vCPU, memory in GB); anything not listed gets LIGHT.
+LIMITS: Dict[str, Tuple[float, float]] = {
+    "Trainer": (8, 30), "Tuner": (8, 30),
+    "TfdsExampleGen": (4, 16), "StatisticsGen": (4, 16), "Transform": (4, 16),
+    "Evaluator": (4, 16),
+}
+LIGHT = (1, 4)
+
+
+def resource_spec(component_id: str, gpus: int, gpu_type: str) -> ResourceSpec:
+    cpu, memory = LIMITS.get(component_id, LIGHT)
+    spec = ResourceSpec(cpu_limit=cpu, memory_limit=memory)
+    if gpus and component_id in GPU_COMPONENTS:
+        spec.accelerator.type = gpu_type
+        spec.accelerator.count = gpus
+    return spec
+
+
+def apply_resources(pipeline, gpus: int, gpu_type: str) -> None:
+    """Sets a ResourceSpec on every component (resolver nodes run no container)."""
+    for component in pipeline.components:
+        if isinstance(component, base_component.BaseComponent):
+            component.with_platform_config(resource_spec(component.id, gpus, gpu_type))

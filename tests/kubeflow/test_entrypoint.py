@@ -1,0 +1,92 @@
+"""The containers' own entrypoint runs our code.
+
+Every task of the compiled `kfp` spec runs, in topological order, as
+`python -m tfx.orchestration.kubeflow.v2.container.kubeflow_v2_run_executor` with the exact
+command and args of the spec and an ExecutorInput built from it (tests/kubeflow/launcher.py),
+each reading the artifacts the previous ones reported. This catches wrong import paths,
+custom_config that does not survive JSON, and artifacts the next step cannot read. Then the
+baseline and Evaluator run once more, as a second cluster run would, and must compare against
+the model the first run pushed. About 2-3 minutes on 2 cores.
+"""
+import json
+import os
+
+import pytest
+
+from tests.kubeflow.conftest import REMOTE
+from tests.kubeflow.launcher import LocalLauncher, topological_order
+
+EXPECTED_ORDER = ["TfdsExampleGen", "StatisticsGen", "CuratedSchemaGen", "ExampleValidator",
+                  "AnomaliesGate", "Transform", "Trainer", "ServingBaseline", "Evaluator",
+                  "Pusher"]
+
+
+@pytest.fixture(scope="module")
+def kfp_spec(tiny_kubeflow_config, tmp_path_factory):
+    from kubeflow.runner import compile_pipeline
+
+    path = tmp_path_factory.mktemp("spec") / "kfp.json"
+    return compile_pipeline(tiny_kubeflow_config, str(path), image="example/img:1", target="kfp")
+
+
+@pytest.fixture(scope="module")
+def first_run(kfp_spec, tmp_path_factory, tiny_tfds_dir, tiny_glove_path):
+    root = tmp_path_factory.mktemp("kfp_root")
+    launcher = LocalLauncher(kfp_spec, str(root), {
+        REMOTE["tfds"]: tiny_tfds_dir, REMOTE["glove"]: tiny_glove_path,
+        REMOTE["out"]: str(root / "out")})
+    outputs = {task: launcher.run(task) for task in topological_order(kfp_spec)}
+    return launcher, outputs
+
+
+def _metadata(launcher, task, key):
+    return launcher.outputs[task][key]["metadata"]
+
+
+def test_every_task_runs_through_the_tfx_entrypoint_in_order(first_run, kfp_spec):
+    launcher, outputs = first_run
+    assert topological_order(kfp_spec) == EXPECTED_ORDER
+    assert list(outputs) == EXPECTED_ORDER
+    command = launcher.command("Trainer", launcher.executor_input("Trainer", "-probe"))
+    assert command[:3] == ["python", "-m",
+                           "tfx.orchestration.kubeflow.v2.container.kubeflow_v2_run_executor"]
+
+
+def test_each_task_reads_what_the_previous_ones_wrote(first_run):
+    launcher, _ = first_run
+    counts = json.loads(_metadata(launcher, "TfdsExampleGen", "examples")["split_counts"])
+    assert counts["train"] + counts["eval"] == 240 and counts["test"] == 80
+    schema_uri = launcher.outputs["CuratedSchemaGen"]["schema"]["uri"]
+    assert os.path.exists(os.path.join(schema_uri, "schema.pbtxt"))
+    graph_uri = launcher.outputs["Transform"]["transform_graph"]["uri"]
+    assert os.path.isdir(os.path.join(graph_uri, "transform_fn"))
+    model_uri = launcher.outputs["Trainer"]["model"]["uri"]
+    assert os.path.exists(os.path.join(model_uri, "Format-Serving", "saved_model.pb"))
+    summary_path = os.path.join(launcher.outputs["Trainer"]["model_run"]["uri"],
+                                "training_summary.json")
+    with open(summary_path) as summary:
+        assert json.load(summary)["embedding"]["found_in_glove"] > 0  # The localized GloVe.
+
+
+def test_first_run_has_no_baseline_and_pushes_to_the_serving_dir(first_run):
+    launcher, _ = first_run
+    assert _metadata(launcher, "ServingBaseline", "model")["served_version"] == -1
+    blessing = _metadata(launcher, "Evaluator", "blessing")
+    assert blessing["blessed"] == 1 and "baseline_model_uri" not in blessing
+    pushed = _metadata(launcher, "Pusher", "pushed_model")
+    serving_dir = os.path.join(launcher.root, "out", "serving_model")
+    assert pushed["pushed"] == 1
+    assert os.path.dirname(pushed["pushed_destination"]) == serving_dir
+    assert os.path.exists(os.path.join(pushed["pushed_destination"], "saved_model.pb"))
+
+
+def test_next_run_evaluates_against_the_served_model(first_run):
+    launcher, _ = first_run
+    pushed_version = int(_metadata(launcher, "Pusher", "pushed_model")["pushed_version"])
+    launcher.run("ServingBaseline", run="-2")
+    launcher.run("Evaluator", run="-2")
+    baseline = launcher.outputs["ServingBaseline"]["model"]
+    assert baseline["metadata"]["served_version"] == pushed_version
+    blessing = _metadata(launcher, "Evaluator", "blessing")
+    assert blessing["baseline_model_uri"] == baseline["uri"]
+    assert blessing["blessed"] == 1  # Same model, and --max-accuracy-drop 1 in this config.
