@@ -77,14 +77,23 @@ def preprocessing_fn(inputs: Dict[str, Any],
 
 
 def ngram_ids(tokens: tf.RaggedTensor, ngram_max: int, vocab_size: int) -> tf.SparseTensor:
-    """Binarized bag of 1..ngram_max-grams -> ids 1..vocab_size of the `vocab_size` n-grams
-    found in most training reviews; rarer n-grams are dropped (a linear model learns nothing
-    from them), so 0 is free for padding."""
-    grams = tft.bag_of_words(tokens.to_sparse(), ngram_range=(1, ngram_max), separator=" ")
+    """Binarized bag of 1..ngram_max-grams -> ids 1..vocab_size of the `vocab_size` most
+    frequent training n-grams; rarer n-grams are dropped (a linear model learns little from
+    them), so 0 is free for padding."""
+    grams = tft.ngrams(tokens.to_sparse(), ngram_range=(1, ngram_max), separator=" ")
     ids = tft.compute_and_apply_vocabulary(grams, top_k=vocab_size, num_oov_buckets=0,
                                            default_value=-1, vocab_filename=NGRAM_VOCAB_NAME)
     ids = tf.RaggedTensor.from_sparse(ids)
-    return (tf.ragged.boolean_mask(ids, ids >= 0) + 1).to_sparse()
+    return unique_per_row(tf.ragged.boolean_mask(ids, ids >= 0) + 1, vocab_size + 1).to_sparse()
+
+
+def unique_per_row(ids: tf.RaggedTensor, width: int) -> tf.RaggedTensor:
+    """Each row's distinct ids (all < width), in first-seen order; vectorized, unlike
+    `tft.bag_of_words`, whose per-row loop made Transform minutes slower on IMDB."""
+    rows = ids.value_rowids()
+    unique = tf.unique(rows * width + ids.values).y  # Keys stay grouped by row, in row order.
+    return tf.RaggedTensor.from_value_rowids(unique % width, unique // width,
+                                             nrows=ids.nrows())
 
 
 def embedding_rows(vocabulary_size: int, num_oov_buckets: int) -> int:

@@ -90,3 +90,25 @@ def test_pre_padding_and_truncation_through_tft(tmp_path):
     assert transformed[0][preprocessing.TOKENS_FEATURE].tolist() == [ids[w] for w in "defg"]
     assert transformed[1][preprocessing.TOKENS_FEATURE].tolist() == [0, 0, ids["a"], ids["b"]]
     assert [int(r[preprocessing.LENGTH_FEATURE]) for r in transformed] == [7, 2]
+
+
+def test_unique_per_row_keeps_each_rows_distinct_ids_in_order():
+    ids = tf.ragged.constant([[3, 1, 3, 2, 1], [], [5, 5], [1]], dtype=tf.int64)
+    got = preprocessing.unique_per_row(ids, width=10).to_list()
+    assert got == [[3, 1, 2], [], [5], [1]]
+
+
+def test_ngram_ids_are_a_binarized_bag_of_frequent_ngrams(tmp_path):
+    rows = [{"text": [b"good film good film"], "label": [1]},
+            {"text": [b"bad film"], "label": [0]}]
+    transformed, output = _analyze_and_transform(rows, tmp_path, vocab_size=100, max_len=4,
+                                                 ngram_vocab_size=4, ngram_max=2)
+    vocab = [w.decode() for w in output.vocabulary_by_name(preprocessing.NGRAM_VOCAB_NAME)]
+    # By frequency (film 3, good 2, good film 2, then 1s), the top 4 kept.
+    assert len(vocab) == 4 and vocab[0] == "film" and set(vocab[1:3]) == {"good", "good film"}
+    first = sorted(transformed[0][preprocessing.NGRAMS_FEATURE].tolist())
+    # good, film, "good film" (twice in the text, once in the bag), "film good": each id once.
+    expected = sorted(vocab.index(g) + 1 for g in ["good", "film", "good film", "film good"]
+                      if g in vocab)
+    assert first == expected and len(set(first)) == len(first)
+    assert 0 not in first
