@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 ARGS ?=
 
-.PHONY: venv run smoke test data constraints clean
+.PHONY: venv run smoke test data constraints clean chromium
 
 $(VENV)/.installed: setup.py constraints.txt
 	@test -x $(PY) || { py=$$(scripts/find_python.sh) && echo "creating $(VENV) with $$py" && $$py -m venv $(VENV); }
@@ -26,9 +26,17 @@ run: data
 smoke: data
 	$(VENV)/bin/imdb-pipeline run --preset smoke --output-dir pipeline_output/smoke $(ARGS)
 
-test: venv
+test: venv chromium
 	# No -v: absl (parsed from sys.argv inside TFX) reads -v as its own --verbosity flag.
 	$(PY) -m pytest tests -ra --durations=15 $(ARGS)
+
+# Headless Chromium for the HTML report's browser test (Debian's package): installed once, as
+# root, quietly; without it that test skips and says why.
+chromium:
+	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+	  echo "installing Debian's chromium for the browser test" && \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } \
+	  >/tmp/apt-chromium.log 2>&1; } || echo "no chromium (see /tmp/apt-chromium.log): the browser test will skip"
 
 constraints:
 	$(PY) -m pip freeze --exclude-editable | grep -v '^imdb-rnn-pipeline' > constraints.txt.new && mv constraints.txt.new constraints.txt

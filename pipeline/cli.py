@@ -115,20 +115,40 @@ def cmd_run(args: argparse.Namespace) -> int:
     start = time.time()
     local_runner.run(config)
     print(f"\n[run] finished in {time.time() - start:.0f} s\n", flush=True)
-    _print_report(config)
+    _print_report(config, html="")
     return 0
 
 
-def _print_report(config: PipelineConfig) -> None:
-    """The last run's report, with its plots written to the output dir."""
+def _print_report(config: PipelineConfig, html: Optional[str] = None, screenshot: str = "",
+                  reviews: Optional[int] = None) -> None:
+    """The last run's report, with its plots written to the output dir; with `html` ("" = the
+    default per-run path) also the self-contained HTML page, and its screenshot if asked."""
     from pipeline import report
 
     run = report.latest_run(config)
     print(report.format_report(run, report.write_plots(run, config.output_dir)), flush=True)
+    if html is None:
+        return
+    from pipeline import html_report
+
+    path = html_report.write_html_report(config, html, run, html_report.DEFAULT_REVIEWS
+                                         if reviews is None else reviews)
+    print(f"HTML report:        {path}", flush=True)
+    if screenshot:
+        from pipeline import report_browser
+
+        print(f"Screenshot:         {report_browser.screenshot(path, screenshot)}", flush=True)
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    _print_report(config_from_args(args))
+    from pipeline.report_browser import BrowserError
+
+    html = "" if args.html is None and args.screenshot else args.html
+    try:
+        _print_report(config_from_args(args), html, args.screenshot, args.report_reviews)
+    except BrowserError as error:  # No chromium: the page is written, only the PNG is not.
+        print(f"imdb-pipeline: {error}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -232,6 +252,14 @@ def build_parser() -> argparse.ArgumentParser:
     report = commands.add_parser("report", help="Per-component times, metrics and outputs of "
                                  "the latest run, from ML Metadata.")
     _add_config_flags(report)
+    report.add_argument("--html", nargs="?", const="", default=None, metavar="PATH",
+                        help="Also write the run's self-contained HTML page [default PATH: "
+                        "<output-dir>/reports/run-<run id>.html].")
+    report.add_argument("--screenshot", default="", metavar="PNG", help="Also save a "
+                        "screenshot of the HTML page (headless Chromium; implies --html).")
+    report.add_argument("--report-reviews", type=int, default=None, metavar="N",
+                        help="Test reviews the HTML page scores for its confusion matrix, "
+                        "length buckets and calibration (0 = all) [default: 5000].")
     report.set_defaults(handler=cmd_report)
     kfp = commands.add_parser("compile-kubeflow", help="Compile the same pipeline for Vertex "
                               "AI Pipelines (PipelineJob JSON) or open-source Kubeflow Pipelines "

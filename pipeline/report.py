@@ -19,6 +19,9 @@ class NodeRun:
     state: str  # COMPLETE, CACHED, FAILED, ...
     seconds: float
     outputs: Dict[str, List[metadata_store_pb2.Artifact]]
+    start: float = 0.0  # Epoch seconds, from MLMD's execution create/update times.
+    end: float = 0.0
+    properties: Dict[str, str] = dataclasses.field(default_factory=dict)  # Exec properties.
 
 
 @dataclasses.dataclass
@@ -48,6 +51,77 @@ class RunReport:
         evaluation = self.artifact("Evaluator", "evaluation")
         return {} if evaluation is None else load_metrics(evaluation.uri, slice_key)
 
+
+    @property
+    def pushed_version(self) -> Optional[str]:
+        pushed = self.artifact("Pusher", "pushed_model")
+        version = pushed and pushed.custom_properties.get("pushed_version")
+        return version.string_value if version and _int(pushed, "pushed") else None
+
+    def custom_config(self, node: str) -> dict:
+        """A node's custom_config exec property (what its code was given), {} if none."""
+        found = self.nodes.get(node)
+        text = found.properties.get("custom_config") if found else None
+        return json.loads(text) if text else {}
+
+    def code_fingerprint(self) -> Optional[str]:
+        """The trainer-code hash the run's Transform/Tuner/Trainer were keyed on."""
+        for node in ("Trainer", "Transform", "Tuner"):
+            fingerprint = self.custom_config(node).get("code_fingerprint")
+            if fingerprint:
+                return fingerprint
+        return None
+
+    def split_counts(self) -> Dict[str, int]:
+        examples = self.artifact("TfdsExampleGen", "examples")
+        counts = examples and examples.custom_properties.get("split_counts")
+        return json.loads(counts.string_value) if counts else {}
+
+    def anomalies(self) -> Optional[Dict[str, Dict[str, str]]]:
+        """split -> {feature: description} from ExampleValidator; None without its artifact."""
+        proto = self.artifact("ExampleValidator", "anomalies")
+        if proto is None:
+            return None
+        from tfx.types import standard_artifacts
+
+        from components.data_validation import read_anomalies
+
+        artifact = standard_artifacts.ExampleAnomalies()
+        artifact.set_mlmd_artifact(proto)
+        return read_anomalies(artifact)
+
+    def baseline_metrics(self, slice_key=()) -> Dict[str, float]:
+        """The baseline model's test metrics from the same evaluation; {} without a baseline."""
+        evaluation = self.artifact("Evaluator", "evaluation")
+        blessing = self.artifact("Evaluator", "blessing")
+        if evaluation is None or blessing is None or "baseline_model" not in \
+                blessing.custom_properties:
+            return {}
+        return load_metrics(evaluation.uri, slice_key, model_name="baseline")
+
+    def blessing_failures(self) -> List[str]:
+        """Why the Evaluator did not bless: one line per failed threshold and slice."""
+        evaluation = self.artifact("Evaluator", "evaluation")
+        if evaluation is None:
+            return []
+        import tensorflow_model_analysis as tfma
+
+        result = tfma.load_validation_result(evaluation.uri)
+        lines = []
+        for per_slice in result.metric_validations_per_slice:
+            where = ", ".join(f"{k.column}={getattr(k, k.WhichOneof('kind'))}"
+                              for k in per_slice.slice_key.single_slice_keys) or "overall"
+            for failure in per_slice.failures:
+                key = failure.metric_key
+                threshold = failure.metric_threshold
+                if threshold.HasField("change_threshold"):
+                    bound = f"change vs baseline >= {threshold.change_threshold.absolute.value:.4g}"
+                else:
+                    bound = f">= {threshold.value_threshold.lower_bound.value:.4g}"
+                name = key.name + (" change" if key.is_diff else "")
+                lines.append(f"{where}: {name} = {failure.metric_value.double_value.value:.4f}, "
+                             f"needs {bound}")
+        return lines
 
     def trials(self) -> List[dict]:
         """The Tuner's completed trials (id, score, values), best first; [] without a Tuner."""
@@ -117,23 +191,33 @@ def latest_run(config: PipelineConfig) -> RunReport:
             outputs.setdefault(key, []).append(artifacts[event.artifact_id])
         seconds = (execution.last_update_time_since_epoch
                    - execution.create_time_since_epoch) / 1000.0
+        properties = {k: v.string_value for k, v in execution.custom_properties.items()
+                      if v.HasField("string_value")}
         nodes[node] = NodeRun(node, _STATES.get(execution.last_known_state, "?"), seconds,
-                              outputs)
+                              outputs, execution.create_time_since_epoch / 1000.0,
+                              execution.last_update_time_since_epoch / 1000.0, properties)
     return RunReport(run.name, nodes, config.resolved_metadata_path)
 
 
-def load_metrics(evaluation_uri: str, slice_key=()) -> Dict[str, float]:
-    """Metric name -> value for one slice (overall by default) of a TFMA evaluation."""
+def load_metrics(evaluation_uri: str, slice_key=(),
+                 model_name: Optional[str] = None) -> Dict[str, float]:
+    """Metric name -> value for one slice (overall by default) of a TFMA evaluation; the
+    candidate's unless `model_name` (e.g. "baseline") says otherwise."""
+    return load_slices(evaluation_uri, model_name).get(tuple(slice_key), {})
+
+
+def load_slices(evaluation_uri: str, model_name: Optional[str] = None) -> Dict[tuple, dict]:
+    """Every slice of a TFMA evaluation: slice key (() = overall) -> {metric: value}."""
     import tensorflow_model_analysis as tfma
 
-    result = tfma.load_eval_result(evaluation_uri)
+    result = tfma.load_eval_result(evaluation_uri, model_name=model_name)
+    slices = {}
     for key, metrics in result.slicing_metrics:
-        if tuple(key) == tuple(slice_key):
-            values = next(iter(next(iter(metrics.values())).values()))
-            return {name: (value.get("doubleValue", value.get("value"))
-                           if isinstance(value, dict) else value)
-                    for name, value in values.items()}
-    return {}
+        values = next(iter(next(iter(metrics.values())).values()))
+        slices[tuple(key)] = {name: (value.get("doubleValue", value.get("value"))
+                                     if isinstance(value, dict) else value)
+                              for name, value in values.items()}
+    return slices
 
 
 def _trial_labels(trials: List[dict]) -> List[str]:

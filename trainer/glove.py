@@ -73,6 +73,9 @@ def read_vectors(source: str, words: Optional[Iterable[str]] = None
     dimension = None
     for line_number, line in enumerate(_open_lines(source), start=1):
         word, _, rest = line.rstrip("\n").partition(" ")
+        if "\ufffd" in word:  # Decoded with errors="replace": the bytes were not UTF-8.
+            raise GloveError(f"{source} line {line_number} is not UTF-8 ({word[:40]!r}); GloVe "
+                             "files are UTF-8 text: re-export the file or pass another one")
         if dimension is None:
             dimension = len(rest.split())
             if not word or dimension < 1:
@@ -150,6 +153,8 @@ def fetch_stanford_6b(cache_dir: str, dimension: int = 50, timeout: float = 10.0
                         break
                     out.write(block)
         except OSError as error:
+            if os.path.exists(archive + ".partial"):  # Never resumed from, never mistaken.
+                os.remove(archive + ".partial")
             raise GloveError(f"cannot download {STANFORD_6B_URL} ({error}); pass --glove-path "
                              "(or GLOVE_PATH) to a local GloVe file") from error
         os.replace(archive + ".partial", archive)

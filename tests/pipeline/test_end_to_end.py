@@ -34,6 +34,17 @@ def reuse_run(second_run, pipeline_config):
     return report.latest_run(reuse)
 
 
+@pytest.fixture(scope="session")
+def worse_run(reuse_run, pipeline_config):
+    """A candidate that learned next to nothing (one training step, no wide part) against the
+    blessed first model. The absolute bar is 0: only the no-regression gate can refuse it."""
+    worse = pipeline_config.replace(tuning="fixed", train_steps=1, epochs=1, ngram_vocab_size=0,
+                                    average_from_epoch=0, ensemble_size=1, learning_rate=1e-5,
+                                    min_accuracy=0.0, max_accuracy_drop=0.0)
+    local_runner.run(worse)
+    return report.latest_run(worse)
+
+
 def test_every_component_ran_and_is_in_mlmd(first_run):
     assert set(first_run.nodes) == NODES
     assert all(node.state == "COMPLETE" for node in first_run.nodes.values()), {
@@ -144,9 +155,35 @@ def test_reuse_mode_takes_the_previous_best_hyperparameters(reuse_run, first_run
     assert "Tuner" not in reuse_run.nodes
     resolved = reuse_run.artifact("latest_hyperparameters_resolver", "hyperparameters")
     tuned = first_run.artifact("Tuner", "best_hyperparameters")
-    if resolved is not None:
-        assert resolved.id == tuned.id
+    assert resolved is not None and resolved.id == tuned.id
     # Same hyperparameters and inputs: the Trainer's earlier result is reused.
     assert reuse_run.nodes["Trainer"].state == "CACHED"
     assert reuse_run.training_summary()["hparams"] == first_run.training_summary()["hparams"]
 
+
+
+def test_the_tiny_model_learned_the_task(first_run, pushed_model_dir):
+    """A model at chance would pass every check above; this one must not."""
+    assert first_run.test_metrics()["binary_accuracy"] >= 0.75
+    serve = tf.saved_model.load(pushed_model_dir).signatures[RAW_TEXT_SIGNATURE]
+    positive, negative = serve(text=tf.constant([
+        "a great and wonderful film, brilliant and moving, the best",
+        "an awful, boring film, the worst, a dull waste"]))["probability"].numpy()[:, 0]
+    assert positive > 0.5 > negative
+
+
+def test_a_worse_candidate_is_refused_against_the_blessed_baseline(worse_run, first_run,
+                                                                   pipeline_config):
+    import tensorflow_model_analysis as tfma
+
+    assert worse_run.nodes["Trainer"].state == "COMPLETE"
+    candidate = worse_run.test_metrics()["binary_accuracy"]
+    assert candidate < first_run.test_metrics()["binary_accuracy"]
+    assert worse_run.blessed is False and worse_run.pushed_destination is None
+    validation = tfma.load_validation_result(worse_run.artifact("Evaluator", "evaluation").uri)
+    failed = [failure.metric_threshold for per_slice in validation.metric_validations_per_slice
+              for failure in per_slice.failures]
+    # Refused by the comparison with the baseline (the absolute bar is 0).
+    assert failed and all(t.HasField("change_threshold") for t in failed)
+    versions = os.listdir(pipeline_config.resolved_serving_dir)
+    assert versions == [os.path.basename(first_run.pushed_destination)]

@@ -85,3 +85,40 @@ def test_unreachable_download_is_one_clear_error(tmp_path, monkeypatch):
     with pytest.raises(glove.GloveError, match="--glove-path"):
         glove.fetch_stanford_6b(str(tmp_path), timeout=2)
     assert not list(tmp_path.glob("*.zip"))  # No half-written archive left behind.
+
+
+def test_non_utf8_line_is_a_clear_error_not_a_skipped_word(tmp_path):
+    path = tmp_path / "latin1.txt"
+    path.write_bytes(b"good 1 2 3\n\xe9t\xe9 1 2 3\n")
+    with pytest.raises(glove.GloveError, match="line 2 is not UTF-8"):
+        glove.read_vectors(str(path), ["good"])
+
+
+def test_truncated_file_names_the_line(tmp_path):
+    path = tmp_path / "cut.txt"
+    path.write_text("good 1 2 3\nbad 1 2")  # The download stopped mid-line.
+    with pytest.raises(glove.GloveError, match="line 2: 2 values, expected 3"):
+        glove.read_vectors(str(path))
+
+
+def test_a_download_that_fails_midway_leaves_no_partial_file(tmp_path, monkeypatch):
+    class Broken:
+        def __init__(self):
+            self.calls = 0
+
+        def read(self, size):
+            self.calls += 1
+            if self.calls > 1:
+                raise ConnectionResetError("connection reset by peer")
+            return b"x" * 10
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+    monkeypatch.setattr(glove.urllib.request, "urlopen", lambda *a, **k: Broken())
+    with pytest.raises(glove.GloveError, match="--glove-path"):
+        glove.fetch_stanford_6b(str(tmp_path), timeout=2)
+    assert list(tmp_path.iterdir()) == []  # Neither the archive nor a .partial file.

@@ -1,0 +1,118 @@
+"""The report's evaluation section: TFMA's test metrics, the blessing against the baseline,
+what was pushed, and the per-review views TFMA does not keep (confusion matrix, accuracy by
+length, calibration), computed by scoring the test split with the run's model."""
+import os
+
+from pipeline import report, report_data, report_plots
+from pipeline.config import PipelineConfig
+from pipeline.html_report import cell, esc, image, para, section, table
+
+METRICS = ("example_count", "binary_accuracy", "auc", "precision", "recall")
+
+
+def _slice_name(key) -> str:
+    return ", ".join(f"{column}={value}" for column, value in key) or "overall"
+
+
+def _number(name: str, value):
+    """TFMA stores counts as floats and NaN as the string 'NaN'."""
+    if name == "example_count" and isinstance(value, float):
+        return int(value)
+    return value if isinstance(value, (int, float)) else str(value)
+
+
+def metrics_part(run: report.RunReport) -> list:
+    evaluation = run.artifact("Evaluator", "evaluation")
+    if evaluation is None:
+        return [para("The Evaluator did not run.", "bad")]
+    slices = report.load_slices(evaluation.uri)
+    baseline = run.baseline_metrics()
+    headers = ["metric", "candidate"] + (["baseline (served)"] if baseline else [])
+    overall = slices.get((), {})
+    rows = [[cell(name), cell(_number(name, overall[name]), f"metric:{name}")]
+            + ([cell(_number(name, baseline.get(name, "")), f"baseline:{name}")]
+               if baseline else [])
+            for name in METRICS if name in overall]
+    per_slice = [[cell(_slice_name(key))] + [
+        cell(_number(name, values.get(name, "")), f"slice:{_slice_name(key)}:{name}")
+        for name in METRICS] for key, values in sorted(slices.items()) if key]
+    return ["<h3>TFMA metrics, test split</h3>", table(headers, rows),
+            "<h3>Per slice</h3>", table(["slice", *METRICS], per_slice)]
+
+
+def decision_part(run: report.RunReport) -> list:
+    blessed = run.blessed
+    if blessed is None:
+        return [para("No blessing: the Evaluator did not finish.", "bad")]
+    candidate = run.test_metrics().get("binary_accuracy")
+    baseline = run.baseline_metrics().get("binary_accuracy")
+    served = run.artifact("ServingBaseline", "model")
+    version = served and served.custom_properties.get("served_version")
+    against = (f"the served model (version {version.int_value}): accuracy "
+               f'<span data-key="baseline_accuracy">{baseline:.4f}</span>'
+               if baseline is not None else "no baseline (nothing served yet): only the "
+               "absolute bar applies")
+    verdict = ('<span class="good" data-key="blessed">blessed</span>' if blessed else
+               '<span class="bad" data-key="blessed">not blessed</span>')
+    candidate = "?" if candidate is None else f"{candidate:.4f}"
+    parts = [para(f"{verdict}: candidate accuracy <span data-key=\"candidate_accuracy\">"
+                  f"{candidate}</span> against {against}.")]
+    failures = run.blessing_failures()
+    if failures:
+        parts.append("<ul>" + "".join(f"<li>{esc(f)}</li>" for f in failures) + "</ul>")
+    if run.pushed_version:
+        parts.append(para(f'Pushed as version <span data-key="pushed_version">'
+                          f"{esc(run.pushed_version)}</span>: {esc(run.pushed_destination)}"))
+    else:
+        why = ("the Pusher did not run" if "Pusher" not in run.nodes else
+               "the model was not blessed" if not blessed else
+               f"the Pusher ended {run.nodes['Pusher'].state}")
+        parts.append(para(f'<span data-key="pushed_version">nothing pushed</span>: {why}.',
+                          "bad" if blessed else ""))
+    return ["<h3>Blessing and push</h3>", *parts]
+
+
+def _model_dir(run: report.RunReport):
+    """The candidate (what TFMA scored above); the pushed copy if the Trainer's is gone."""
+    model = run.artifact("Trainer", "model")
+    candidate = model and os.path.join(model.uri, "Format-Serving")
+    if candidate and os.path.exists(os.path.join(candidate, "saved_model.pb")):
+        return candidate
+    return run.pushed_destination
+
+
+def predictions_part(run: report.RunReport, config: PipelineConfig, max_reviews: int) -> list:
+    examples = run.artifact("TfdsExampleGen", "examples")
+    model_dir = _model_dir(run)
+    files = examples and report_data.split_files(examples.uri, "test")
+    if not files or not model_dir:
+        return [para("No per-review views: no test split or no model.", "note")]
+    scored = report_data.predict_split(model_dir, files, config.text_feature,
+                                       config.label_feature, max_reviews)
+    if not len(scored.labels):
+        return [para("The test split is empty.", "note")]
+    matrix = report_data.confusion_matrix(scored)
+    (tn, fp), (fn, tp) = matrix.tolist()
+    return [
+        "<h3>Per review (computed for this report)</h3>",
+        para(f'The model in {esc(model_dir)} scored <span data-key="scored">{len(scored.labels)}'
+             f"</span> of {scored.total} test reviews"
+             + (f" (the first in file order: --report-reviews {max_reviews})"
+                if len(scored.labels) < scored.total else "") + ": accuracy "
+             f'<span data-key="scored_accuracy">{scored.correct.mean():.4f}</span> at P &gt; '
+             f"{report_data.THRESHOLD}."),
+        '<div class="figs"><div>',
+        table(["true \\ predicted", "negative", "positive"], [
+            [cell("negative"), cell(tn, "tn"), cell(fp, "fp")],
+            [cell("positive"), cell(fn, "fn"), cell(tp, "tp")]]),
+        image(report_plots.confusion(matrix), "confusion matrix"), "</div><div>",
+        image(report_plots.reliability(report_data.calibration(scored)),
+              "calibration (reliability) plot"), "</div></div>",
+        "<h4>Accuracy by review length (quintiles of tokens before truncation)</h4>",
+        image(report_plots.length_accuracy(report_data.accuracy_by_length(scored)),
+              "accuracy by review length")]
+
+
+def evaluation_section(run: report.RunReport, config: PipelineConfig, max_reviews: int) -> str:
+    return section("evaluation", "Evaluation", [
+        *metrics_part(run), *decision_part(run), *predictions_part(run, config, max_reviews)])

@@ -1,0 +1,237 @@
+"""One self-contained HTML page per pipeline run: what ran, on what data, what was trained,
+how it did and whether it shipped, read back from ML Metadata and the run's artifacts.
+
+Self-contained means it opens offline and can be mailed around: no external CSS, JS, fonts or
+images; every chart is a base64 PNG data URI. Values tests compare with ML Metadata carry a
+`data-key` attribute. The evaluation section lives in pipeline/html_evaluation.py.
+"""
+import base64
+import dataclasses
+import datetime
+import html
+import os
+from typing import Iterable, Optional, Sequence
+
+from pipeline import report, report_data, report_plots
+from pipeline.config import PipelineConfig
+
+DEFAULT_REVIEWS = 5000  # Test reviews scored for the confusion matrix etc.; 0 = all.
+
+_STYLE = """
+body { font-family: sans-serif; margin: 1.5em auto; max-width: 1100px; color: #222; }
+h1 { font-size: 1.5em; } h2 { border-bottom: 2px solid #ccc; margin-top: 1.8em; }
+table { border-collapse: collapse; margin: 0.6em 0; font-size: 0.9em; }
+td, th { border: 1px solid #ccc; padding: 0.2em 0.6em; text-align: left; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; }
+img { max-width: 100%; display: block; margin: 0.6em 0; }
+.note { color: #555; font-size: 0.9em; } .bad { color: #b00; font-weight: bold; }
+.good { color: #080; font-weight: bold; } .figs { display: flex; flex-wrap: wrap; gap: 1em; }
+.config { columns: 3; font-size: 0.85em; } .config div { break-inside: avoid; }
+"""
+
+
+def esc(value) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def fmt(value, digits: int = 4) -> str:
+    return f"{value:.{digits}f}" if isinstance(value, float) else str(value)
+
+
+def cell(value, key: Optional[str] = None, digits: int = 4) -> str:
+    """A table cell; `key` marks values tests check against ML Metadata."""
+    numeric = isinstance(value, (int, float)) and not isinstance(value, bool)
+    attributes = (' class="num"' if numeric else "") + (f' data-key="{esc(key)}"' if key
+                                                        else "")
+    return f"<td{attributes}>{esc(fmt(value, digits))}</td>"
+
+
+def table(headers: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
+    """Rows are lists of ready-made <td> strings (see `cell`)."""
+    head = "".join(f"<th>{esc(h)}</th>" for h in headers)
+    body = "".join(f"<tr>{''.join(row)}</tr>" for row in rows)
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def image(png: bytes, alt: str) -> str:
+    data = base64.b64encode(png).decode("ascii")
+    return f'<img alt="{esc(alt)}" src="data:image/png;base64,{data}">'
+
+
+def para(text: str, css: str = "") -> str:
+    return f'<p class="{css}">{text}</p>' if css else f"<p>{text}</p>"
+
+
+def section(key: str, title: str, parts: Iterable[str]) -> str:
+    return f'<section id="{key}"><h2>{esc(title)}</h2>{"".join(parts)}</section>'
+
+
+def _when(seconds: float) -> str:
+    return datetime.datetime.fromtimestamp(seconds, datetime.timezone.utc).strftime(
+        "%Y-%m-%d %H:%M:%S UTC")
+
+
+def run_section(run: report.RunReport, config: PipelineConfig) -> str:
+    nodes = list(run.nodes.values())
+    start = min(n.start for n in nodes)
+    end = max(n.end for n in nodes)
+    executed = [n.node for n in nodes if n.state == "COMPLETE"]
+    cached = [n.node for n in nodes if n.state == "CACHED"]
+    parts = [table(["run", "code fingerprint", "start", "end", "wall time (s)"], [[
+        cell(run.run_id, "run_id"), cell(run.code_fingerprint() or "not recorded",
+                                         "code_fingerprint"),
+        cell(_when(start)), cell(_when(end)), cell(end - start, "wall_seconds", 1)]]),
+        para(f"{len(executed)} components executed, {len(cached)} served from the cache"
+             + (f" ({esc(', '.join(cached))})" if cached else "") + "."),
+        image(report_plots.timeline([n.node for n in nodes], [n.start - start for n in nodes],
+                                    [n.seconds for n in nodes], [n.state for n in nodes]),
+              "component timeline"),
+        table(["component", "state", "started at (s)", "seconds"],
+              [[cell(n.node), cell(n.state, f"state:{n.node}"),
+                cell(n.start - start, digits=1), cell(n.seconds, f"seconds:{n.node}", 1)]
+               for n in nodes]),
+        "<h3>Configuration (as given to this report)</h3>",
+        '<div class="config">' + "".join(
+            f'<div><b>{esc(f.name)}</b> <span data-key="config:{esc(f.name)}">'
+            f"{esc(getattr(config, f.name))}</span></div>"
+            for f in dataclasses.fields(config)) + "</div>"]
+    return section("run", f"Run {run.run_id}", parts)
+
+
+def data_section(run: report.RunReport, config: PipelineConfig) -> str:
+    counts = run.split_counts()
+    parts = [table(["split", "reviews"], [[cell(s), cell(n, f"split:{s}")]
+                                         for s, n in counts.items()])
+             if counts else para("No split counts (TfdsExampleGen did not run).", "note")]
+    transformed = run.artifact("Transform", "transformed_examples")
+    lengths = transformed and report_data.token_counts(transformed.uri, "train")
+    max_len = run.custom_config("Transform").get("max_len", config.max_len)
+    if lengths is not None and len(lengths):
+        long = int((lengths > max_len).sum())
+        side = run.custom_config("Transform").get("truncating", config.truncating)
+        parts += ["<h3>Review length (train split)</h3>",
+                  image(report_plots.length_histogram(lengths, max_len), "review lengths"),
+                  para(f'<span data-key="truncated">{long}</span> of {len(lengths)} training '
+                       f"reviews ({long / len(lengths):.1%}) are longer than --max-len "
+                       f"{max_len} and lose tokens at the {'start' if side == 'pre' else 'end'}"
+                       f"; median {int(sorted(lengths)[len(lengths) // 2])} tokens, "
+                       f"longest {int(lengths.max())}.")]
+    else:
+        parts.append(para("Review lengths unavailable: this run's Transform output has no "
+                          "num_tokens feature.", "note"))
+    embedding = run.training_summary().get("embedding")
+    if embedding:
+        parts += ["<h3>GloVe coverage of the vocabulary</h3>",
+                  table(["", ""], [[cell(k), cell(v, f"embedding:{k}")]
+                                   for k, v in embedding.items()])]
+    anomalies = run.anomalies()
+    parts.append("<h3>Data anomalies (ExampleValidator)</h3>")
+    if anomalies is None:
+        parts.append(para("ExampleValidator did not run.", "note"))
+    elif not anomalies:
+        parts.append(para('<span class="good" data-key="anomalies">none</span> in any split.'))
+    else:
+        parts.append(table(["split", "feature", "anomaly"], [
+            [cell(split), cell(feature), cell(text, "anomaly")]
+            for split, issues in sorted(anomalies.items())
+            for feature, text in sorted(issues.items())]))
+    return section("data", "Data", parts)
+
+
+def tuning_section(run: report.RunReport, config: PipelineConfig) -> str:
+    trials = run.trials()
+    if not trials:
+        return section("tuning", "Tuning", [para(
+            f"No Tuner in this run (--tuning {esc(config.tuning)}).", "note")])
+    names = [k for k in trials[0] if k not in ("trial_id", "score")]
+    return section("tuning", "Tuning", [
+        para(f"{len(trials)} trials; score = best eval-split accuracy (never test)."),
+        table(["trial", "score", *names],
+              [[cell(t["trial_id"]), cell(t["score"], f"trial:{t['trial_id']}"),
+                *[cell(t.get(n)) for n in names]] for t in trials]),
+        image(report_plots.via_file(lambda path: report.plot_trials(trials, path)),
+              "tuner trials")])
+
+
+def training_section(run: report.RunReport) -> str:
+    summary = run.training_summary()
+    if not summary:
+        return section("training", "Training", [para("No training summary.", "note")])
+    members = summary.get("members", [summary])
+    rows = []
+    for index, member in enumerate(members, 1):
+        history = member.get("history", {})
+        averaging = member.get("weight_averaging") or {}
+        decision = ("not tried" if "eval_accuracy" not in averaging else
+                    f"epochs {averaging['epochs']}: eval {averaging['eval_accuracy']:.4f} vs "
+                    f"{averaging['trained_eval_accuracy']:.4f} trained → "
+                    + ("averaged weights exported" if averaging["used"] else "kept trained"))
+        rows.append([cell(index), cell(len(history.get("loss", []))),
+                     cell(member.get("best_epoch", "?"), f"best_epoch:{index}"),
+                     cell(max(history.get("val_accuracy", [float("nan")])),
+                          f"best_eval:{index}"), cell(decision, f"averaging:{index}")])
+    parts = [para(f"Hyperparameters ({esc(summary.get('hparams_source', 'config'))}): "
+                  f"{esc(summary.get('hparams'))}"),
+             table(["model", "epochs", "best epoch", "best eval accuracy",
+                    "weight averaging"], rows)]
+    if "ensemble_eval_accuracy" in summary:
+        parts.append(para(f"Ensemble of {len(members)} (probabilities averaged): eval accuracy "
+                          f'<span data-key="ensemble_eval">'
+                          f"{summary['ensemble_eval_accuracy']:.4f}</span>."))
+    wide = summary.get("wide_and_deep")
+    if wide:
+        parts += ["<h3>Wide and deep</h3>", table(["part", "eval accuracy"], [
+            [cell(name), cell(wide[key], f"wide:{key}")] for name, key in (
+                ("deep (recurrent)", "deep_eval_accuracy"), ("wide (n-grams)",
+                                                             "wide_eval_accuracy"),
+                ("mix (exported)", "eval_accuracy"))]),
+            para(f"wide part C={esc(wide.get('wide_c'))}, "
+                 f"{esc(wide.get('ngram_vocabulary'))} n-grams", "note")]
+    parts.append(image(_curves(run, members), "training curves"))
+    return section("training", "Training", parts)
+
+
+def _curves(run: report.RunReport, members) -> bytes:
+    """The Trainer's own training_curves.png, or drawn again from the summary's histories."""
+    import tensorflow as tf
+
+    model_run = run.artifact("Trainer", "model_run")
+    path = model_run and os.path.join(model_run.uri, "training_curves.png")
+    if path and tf.io.gfile.exists(path):
+        with tf.io.gfile.GFile(path, "rb") as handle:
+            return handle.read()
+    from trainer.plots import plot_history
+
+    return report_plots.via_file(
+        lambda out: plot_history([m["history"] for m in members], out))
+
+
+def build_html(run: report.RunReport, config: PipelineConfig,
+               max_reviews: int = DEFAULT_REVIEWS) -> str:
+    from pipeline.html_evaluation import evaluation_section
+
+    body = [run_section(run, config), data_section(run, config),
+            tuning_section(run, config), training_section(run),
+            evaluation_section(run, config, max_reviews)]
+    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            f"<title>{esc(config.pipeline_name)} run {esc(run.run_id)}</title>"
+            f"<style>{_STYLE}</style></head><body>"
+            f"<h1>{esc(config.pipeline_name)}: run {esc(run.run_id)}</h1>"
+            f"<p class=\"note\">From ML Metadata {esc(run.metadata_path)}.</p>"
+            + "".join(body) + "</body></html>\n")
+
+
+def default_path(config: PipelineConfig, run: report.RunReport) -> str:
+    return os.path.join(config.output_dir, "reports", f"run-{run.run_id}.html")
+
+
+def write_html_report(config: PipelineConfig, path: str = "",
+                      run: Optional[report.RunReport] = None,
+                      max_reviews: int = DEFAULT_REVIEWS) -> str:
+    """Writes the latest run's page (default: <output-dir>/reports/run-<id>.html); its path."""
+    run = run or report.latest_run(config)
+    path = path or default_path(config, run)
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path, "w", encoding="utf-8") as out:
+        out.write(build_html(run, config, max_reviews))
+    return path
