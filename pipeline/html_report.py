@@ -14,6 +14,7 @@ from typing import Iterable, Optional, Sequence
 
 from pipeline import report, report_data, report_plots
 from pipeline.config import PipelineConfig
+from trainer import preprocessing
 
 DEFAULT_REVIEWS = 5000  # Test reviews scored for the confusion matrix etc.; 0 = all.
 
@@ -117,8 +118,8 @@ def data_section(run: report.RunReport, config: PipelineConfig) -> str:
                        f"; median {int(sorted(lengths)[len(lengths) // 2])} tokens, "
                        f"longest {int(lengths.max())}.")]
     else:
-        parts.append(para("Review lengths unavailable: this run's Transform output has no "
-                          "num_tokens feature.", "note"))
+        parts.append(para("Review lengths unavailable: no Transform output with a "
+                          f"{preprocessing.LENGTH_FEATURE} feature in this run.", "note"))
     embedding = run.training_summary().get("embedding")
     if embedding:
         parts += ["<h3>GloVe coverage of the vocabulary</h3>",

@@ -5,8 +5,8 @@ Every task of the compiled `kfp` spec runs, in topological order, as
 command and args of the spec and an ExecutorInput built from it (tests/kubeflow/launcher.py),
 each reading the artifacts the previous ones reported. This catches wrong import paths,
 custom_config that does not survive JSON, and artifacts the next step cannot read. Then the
-baseline and Evaluator run once more, as a second cluster run would, and must compare against
-the model the first run pushed. About 2-3 minutes on 2 cores.
+baseline task runs once more, as a second cluster run would, and must hand over the model the
+first run pushed. About 3 minutes of CPU (10 processes that each import TFX).
 """
 import json
 import os
@@ -80,13 +80,14 @@ def test_first_run_has_no_baseline_and_pushes_to_the_serving_dir(first_run):
     assert os.path.exists(os.path.join(pushed["pushed_destination"], "saved_model.pb"))
 
 
-def test_next_run_evaluates_against_the_served_model(first_run):
+def test_next_run_takes_the_pushed_model_as_baseline(first_run):
+    """A second cluster run's ServingBaseline hands the Evaluator what the first one pushed
+    (the Evaluator itself is not rerun: it would add ~90 s of CPU)."""
     launcher, _ = first_run
-    pushed_version = int(_metadata(launcher, "Pusher", "pushed_model")["pushed_version"])
+    pushed = _metadata(launcher, "Pusher", "pushed_model")
     launcher.run("ServingBaseline", run="-2")
-    launcher.run("Evaluator", run="-2")
     baseline = launcher.outputs["ServingBaseline"]["model"]
-    assert baseline["metadata"]["served_version"] == pushed_version
-    blessing = _metadata(launcher, "Evaluator", "blessing")
-    assert blessing["baseline_model_uri"] == baseline["uri"]
-    assert blessing["blessed"] == 1  # Same model, and --max-accuracy-drop 1 in this config.
+    assert baseline["metadata"]["served_version"] == int(pushed["pushed_version"])
+    with open(os.path.join(baseline["uri"], "Format-Serving", "saved_model.pb"), "rb") as a, \
+            open(os.path.join(pushed["pushed_destination"], "saved_model.pb"), "rb") as b:
+        assert a.read() == b.read()

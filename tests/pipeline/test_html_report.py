@@ -218,3 +218,15 @@ def test_non_tty_training_log_has_epoch_lines_and_no_progress_bars(first_run, re
     log = "".join(logs)
     assert re.search(r"^\d+/\d+ - \d+m?s - loss: ", log, re.M)  # Keras verbose=2 epoch lines.
     assert not re.search(r"\r *\d+/\d+ \[", log)  # verbose=1's "\r 3/7 [===>....]" bars.
+
+
+def test_a_run_that_stopped_early_still_gets_a_page_saying_what_is_missing(tmp_path):
+    from pipeline import report
+    from pipeline.config import make_config
+
+    failed = report.NodeRun("ExampleValidator", "FAILED", 2.0, {}, 100.0, 102.0)
+    run = report.RunReport("r1", {"ExampleValidator": failed}, "m.sqlite")
+    page = html_report.build_html(run, make_config("smoke", output_dir=str(tmp_path)))
+    assert keyed(page, "state:ExampleValidator") == "FAILED"
+    assert "No split counts" in page and "No Tuner in this run" in page
+    assert "The Evaluator did not run." in page and "No blessing" in page

@@ -95,3 +95,32 @@ def test_ensemble_averages_its_members_and_survives_a_save_and_load(tmp_path):
     ensemble.save(tmp_path / "model", save_format="tf", save_traces=False)
     loaded = tf.keras.models.load_model(tmp_path / "model")
     np.testing.assert_allclose(loaded(tokens, training=False).numpy(), averaged, rtol=1e-6)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+@pytest.mark.parametrize("bidirectional,pooling", [(True, "max_mean"), (False, "last"),
+                                                   (True, "last"), (False, "max_mean")])
+def test_padding_never_changes_a_prediction(cell, bidirectional, pooling):
+    """A review padded to 400 steps and the same review cut to its length (what length-aware
+    batches and the serving signatures do) must get the same probability."""
+    tf.keras.utils.set_random_seed(3)
+    model = build_model(ModelHParams(cell=cell, units=8, bidirectional=bidirectional,
+                                     pooling=pooling, dense_units=4), embedding_rows=50,
+                        embedding_dim=6)
+    rng = np.random.default_rng(0)
+    padded = np.zeros((3, 400), dtype=np.int64)
+    lengths = [7, 19, 1]
+    for row, length in enumerate(lengths):
+        padded[row, :length] = rng.integers(1, 50, size=length)
+    full = model(padded, training=False).numpy()
+    for row, length in enumerate(lengths):
+        alone = model(padded[row:row + 1, :length], training=False).numpy()
+        np.testing.assert_allclose(alone, full[row:row + 1], atol=1e-5)
+    # Max pooling over time must not see the padded steps (Keras' GlobalMaxPooling1D would).
+    np.testing.assert_allclose(model(padded[:, :19], training=False).numpy(), full, atol=1e-5)
+
+
+def test_a_review_without_tokens_gets_a_finite_probability():
+    model = build_model(ModelHParams(units=4, dense_units=4), embedding_rows=10, embedding_dim=3)
+    probability = model(np.zeros((2, 5), dtype=np.int64), training=False).numpy()
+    assert np.all(np.isfinite(probability)) and np.all((probability >= 0) & (probability <= 1))

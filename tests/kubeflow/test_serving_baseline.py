@@ -1,0 +1,91 @@
+"""The Evaluator's baseline comes from the serving dir (components/serving_baseline.py)."""
+import os
+
+import pytest
+from tfx.components.evaluator import executor as evaluator_executor
+from tfx.types import standard_artifacts
+
+from components import serving_baseline
+from components.serving_baseline import (BaselineAwareEvaluatorExecutor, ServingBaseline,
+                                         ServingBaselineExecutor, newest_served_version)
+
+
+def serve(serving_dir, version, complete=True):
+    path = os.path.join(serving_dir, str(version))
+    os.makedirs(os.path.join(path, "variables"), exist_ok=True)
+    if complete:
+        with open(os.path.join(path, "saved_model.pb"), "w") as model:
+            model.write(f"model {version}")
+    return path
+
+
+def run_executor(serving_dir, uri):
+    model = standard_artifacts.Model()
+    model.uri = str(uri)
+    ServingBaselineExecutor().Do({}, {"model": [model]}, {"serving_dir": str(serving_dir)})
+    return model
+
+
+def test_newest_complete_version_wins(tmp_path):
+    assert newest_served_version(str(tmp_path / "missing")) is None
+    serve(tmp_path, 100)
+    serve(tmp_path, 300)
+    serve(tmp_path, 400, complete=False)  # A push still copying (saved_model.pb comes last).
+    os.makedirs(tmp_path / ".incoming-500")
+    assert newest_served_version(str(tmp_path)) == 300
+
+
+def test_executor_copies_the_served_model_or_emits_an_empty_baseline(tmp_path):
+    empty = run_executor(tmp_path / "serving", tmp_path / "empty")
+    assert empty.get_int_custom_property("served_version") == -1
+    assert not serving_baseline.has_baseline(empty)
+    serve(tmp_path / "serving", 7)
+    baseline = run_executor(tmp_path / "serving", tmp_path / "baseline")
+    assert baseline.get_int_custom_property("served_version") == 7
+    assert serving_baseline.has_baseline(baseline)
+    with open(tmp_path / "baseline" / "Format-Serving" / "saved_model.pb") as copied:
+        assert copied.read() == "model 7"
+
+
+@pytest.mark.parametrize("served", [False, True])
+def test_evaluator_drops_only_an_empty_baseline(tmp_path, monkeypatch, served):
+    seen = {}
+    monkeypatch.setattr(evaluator_executor.Executor, "Do",
+                        lambda self, inputs, outputs, props: seen.update(inputs))
+    if served:
+        serve(tmp_path / "serving", 1)
+    baseline = run_executor(tmp_path / "serving", tmp_path / "baseline")
+    BaselineAwareEvaluatorExecutor().Do({"model": ["candidate"], "baseline_model": [baseline]},
+                                        {}, {})
+    assert ("baseline_model" in seen) is served and seen["model"] == ["candidate"]
+
+
+def test_local_runner_reruns_the_baseline_only_when_the_served_version_changes(tmp_path):
+    """No inputs means a cache hit would return a stale baseline; the driver prevents it."""
+    from ml_metadata import metadata_store
+    from ml_metadata.proto import metadata_store_pb2
+    from tfx import v1 as tfx
+    from tfx.orchestration import metadata
+    from tfx.orchestration.beam.beam_dag_runner import BeamDagRunner
+
+    serving_dir, db = tmp_path / "serving", str(tmp_path / "mlmd.sqlite")
+    connection = metadata.sqlite_metadata_connection_config(db)
+
+    def run():
+        BeamDagRunner().run(tfx.dsl.Pipeline(
+            pipeline_name="baseline-cache", pipeline_root=str(tmp_path / "root"),
+            components=[ServingBaseline(serving_dir=str(serving_dir))], enable_cache=True,
+            metadata_connection_config=connection))
+        store = metadata_store.MetadataStore(connection)
+        execution = max(store.get_executions(), key=lambda e: e.id)
+        [event] = [e for e in store.get_events_by_execution_ids([execution.id])
+                   if e.type == e.OUTPUT]
+        [model] = store.get_artifacts_by_id([event.artifact_id])
+        return (execution.last_known_state,
+                model.custom_properties["served_version"].int_value)
+
+    COMPLETE, CACHED = metadata_store_pb2.Execution.COMPLETE, metadata_store_pb2.Execution.CACHED
+    assert run() == (COMPLETE, -1)
+    assert run() == (CACHED, -1)
+    serve(serving_dir, 42)
+    assert run() == (COMPLETE, 42)
