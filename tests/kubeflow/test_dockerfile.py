@@ -1,4 +1,4 @@
-"""The image cannot be built here (no Docker engine): check everything around kubeflow/Dockerfile."""
+"""The image cannot be built here (no Docker engine): check what surrounds kubeflow/Dockerfile."""
 import os
 import re
 
