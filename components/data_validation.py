@@ -15,11 +15,12 @@ from tfx.dsl.component.experimental.decorators import component
 from tfx.types import artifact_utils
 from tfx.types.standard_artifacts import ExampleAnomalies, ExampleStatistics, Schema
 from tfx.utils import io_utils
+from trainer.errors import UserError
 
 SCHEMA_FILE = "schema.pbtxt"
 
 
-class DataAnomaliesError(RuntimeError):
+class DataAnomaliesError(UserError, RuntimeError):
     """ExampleValidator found anomalies; training on this data is refused."""
 
 

@@ -21,12 +21,13 @@ from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import io_utils, json_utils, proto_utils
 
 from trainer.settings import from_custom_config
+from trainer.errors import UserError
 
 SAVED_MODEL_FILE = "saved_model.pb"
 INCOMING_PREFIX = ".incoming-"
 
 
-class PushError(RuntimeError):
+class PushError(UserError, RuntimeError):
     """The model could not be published; the serving dir holds no partial version."""
 
 

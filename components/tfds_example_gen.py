@@ -18,6 +18,7 @@ from tfx.dsl.components.base import base_beam_component, base_beam_executor, exe
 from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils, standard_artifacts
 from tfx.types.component_spec import ChannelParameter, ExecutionParameter
+from trainer.errors import UserError
 
 SPLITS = ("train", "eval", "test")
 _METRICS_NAMESPACE = "tfds_example_gen"
@@ -26,7 +27,7 @@ _PREPARE_HINT = ("Offline? Build the dataset where its files are (on these machi
                  "(or TFDS_DATA_DIR) at a data dir that already holds it.")
 
 
-class TfdsDataError(RuntimeError):
+class TfdsDataError(UserError, RuntimeError):
     """The TFDS dataset is missing, unreachable or lacks the configured features/splits."""
 
 

@@ -18,11 +18,12 @@ import json
 from typing import Any, Dict, List, Optional, Tuple
 
 from pipeline.config import ConfigError
+from trainer.errors import UserError
 
 API = "/apis/v2beta1"
 
 
-class KfpError(RuntimeError):
+class KfpError(UserError, RuntimeError):
     """The KFP API refused a request."""
 
 

@@ -15,6 +15,7 @@ from typing import Optional, Sequence
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")  # Before TensorFlow loads: no C++ INFO.
 
 from pipeline.config import PRESETS, ConfigError, PipelineConfig, make_config
+from trainer.errors import UserError
 
 
 def _add_config_flags(parser: argparse.ArgumentParser) -> None:
@@ -357,25 +358,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.handler(args)
-    except ConfigError as error:
+    except UserError as error:  # Known, actionable failures: one line, not a stack trace.
         print(f"imdb-pipeline: {error}", file=sys.stderr)
-        return 2
-    except Exception as error:  # Known, actionable failures get one line, not a stack trace.
-        # A server error or unreachable server (predict): checked first, without importing
-        # TFX below; if serving.client was never imported, this cannot be its error.
-        serving_client = sys.modules.get("serving.client")
-        if serving_client is not None and isinstance(error, serving_client.ServingError):
-            print(f"imdb-pipeline: {error}", file=sys.stderr)
-            return 1
-        from components.data_validation import DataAnomaliesError
-        from components.tfds_example_gen import TfdsDataError
-        from trainer.glove import GloveError
-
-        if isinstance(error, (TfdsDataError, GloveError, DataAnomaliesError)):
-            print(f"imdb-pipeline: {error}", file=sys.stderr)
-            return 1
-        raise
-
+        return error.exit_code
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -8,6 +8,7 @@ import os
 import re
 from typing import Any, Dict, List, Tuple
 
+from trainer.errors import UserError
 from trainer.hparams import ModelHParams
 from trainer.settings import TrainerSettings, TransformSettings, TunerSettings
 
@@ -304,8 +305,10 @@ class PipelineConfig:
         return dataclasses.replace(self, **changes)
 
 
-class ConfigError(ValueError):
+class ConfigError(UserError, ValueError):
     """A config value that would make the pipeline fail or misbehave later."""
+
+    exit_code = 2
 
 
 _SEED_TUTORIAL = {

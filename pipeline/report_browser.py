@@ -5,12 +5,13 @@ import shutil
 import subprocess
 import tempfile
 from typing import List, Optional, Tuple
+from trainer.errors import UserError
 
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
-class BrowserError(RuntimeError):
+class BrowserError(UserError, RuntimeError):
     pass
 
 

@@ -38,6 +38,7 @@ from trainer.signatures import (CLASS_NAMES, CLASSIFY_CLASSES, CLASSIFY_INPUT, C
                                 CLASSIFY_SIGNATURE, EXAMPLES_INPUT, EXAMPLES_OUTPUT,
                                 EXAMPLES_SIGNATURE, RAW_TEXT_INPUT, RAW_TEXT_OUTPUT,
                                 RAW_TEXT_SIGNATURE)
+from trainer.errors import UserError
 
 SIGNATURES = (RAW_TEXT_SIGNATURE, EXAMPLES_SIGNATURE, CLASSIFY_SIGNATURE)
 TEXT_FEATURE = "text"  # The raw feature the Example signatures parse (PipelineConfig.text_feature).
@@ -46,7 +47,7 @@ METADATA_FIELD = "signature_def"  # The one metadata field TF Serving supports.
 GRPC_MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 
 
-class ServingError(Exception):
+class ServingError(UserError):
     """A server error, an unreachable server or bad input, with a one-line message.
 
     `code` is the gRPC status name ("NOT_FOUND", "INVALID_ARGUMENT", "UNAVAILABLE", ...) or

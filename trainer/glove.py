@@ -17,11 +17,12 @@ from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 import tensorflow as tf
+from trainer.errors import UserError
 
 STANFORD_6B_URL = "https://nlp.stanford.edu/data/glove.6B.zip"
 
 
-class GloveError(RuntimeError):
+class GloveError(UserError, RuntimeError):
     """A GloVe source that is missing or not in GloVe's text format."""
 
 

@@ -8,6 +8,7 @@ import dataclasses
 from typing import Any, Dict, Tuple, Type, TypeVar
 
 from trainer.hparams import ModelHParams
+from trainer.errors import UserError
 
 # Keys the pipeline adds to every custom_config for TFX's cache (pipeline.code_fingerprint).
 CACHE_KEYS = ("code_fingerprint",)
@@ -15,7 +16,7 @@ CACHE_KEYS = ("code_fingerprint",)
 T = TypeVar("T")
 
 
-class SettingsError(ValueError):
+class SettingsError(UserError, ValueError):
     """custom_config does not match the settings class: a pipeline/trainer version mismatch."""
 
 
