@@ -266,7 +266,8 @@ class PipelineConfig:
         check(self.keep_versions >= 0, "--keep-versions must be >= 0")
         # Also a Kubernetes name in the generated manifests (serving/deploy.py).
         check(bool(re.fullmatch(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?", self.model_name)),
-              f"--model-name must be lowercase letters, digits and '-', got {self.model_name!r}")
+              f"--model-name must be lowercase letters, digits and '-' (a Kubernetes DNS-1123 "
+              f"label), got {self.model_name!r}")
         check(self.ensemble_size >= 1, f"--ensemble-size must be >= 1, got "
               f"{self.ensemble_size}")
         check(self.average_from_epoch >= 0, f"--average-from-epoch must be >= 0, got "

@@ -22,6 +22,8 @@ class NodeRun:
     start: float = 0.0  # Epoch seconds, from MLMD's execution create/update times.
     end: float = 0.0
     properties: Dict[str, str] = dataclasses.field(default_factory=dict)  # Exec properties.
+    inputs: Dict[str, List[metadata_store_pb2.Artifact]] = dataclasses.field(
+        default_factory=dict)
 
 
 @dataclasses.dataclass
@@ -182,20 +184,25 @@ def latest_run(config: PipelineConfig) -> RunReport:
                          if c.type_id == store.get_context_type("node").id]
         node = node_contexts[0].name.split(".", 1)[-1] if node_contexts else str(execution.id)
         outputs: Dict[str, List[metadata_store_pb2.Artifact]] = {}
-        events = [e for e in store.get_events_by_execution_ids([execution.id])
-                  if e.type in (metadata_store_pb2.Event.OUTPUT,
-                                metadata_store_pb2.Event.DECLARED_OUTPUT)]
+        inputs: Dict[str, List[metadata_store_pb2.Artifact]] = {}
+        events = store.get_events_by_execution_ids([execution.id])
         artifacts = {a.id: a for a in store.get_artifacts_by_id([e.artifact_id for e in events])}
         for event in events:
             key = event.path.steps[0].key if event.path.steps else ""
-            outputs.setdefault(key, []).append(artifacts[event.artifact_id])
+            if event.type in (metadata_store_pb2.Event.OUTPUT,
+                              metadata_store_pb2.Event.DECLARED_OUTPUT):
+                outputs.setdefault(key, []).append(artifacts[event.artifact_id])
+            elif event.type in (metadata_store_pb2.Event.INPUT,
+                                metadata_store_pb2.Event.DECLARED_INPUT):
+                inputs.setdefault(key, []).append(artifacts[event.artifact_id])
         seconds = (execution.last_update_time_since_epoch
                    - execution.create_time_since_epoch) / 1000.0
         properties = {k: v.string_value for k, v in execution.custom_properties.items()
                       if v.HasField("string_value")}
         nodes[node] = NodeRun(node, _STATES.get(execution.last_known_state, "?"), seconds,
                               outputs, execution.create_time_since_epoch / 1000.0,
-                              execution.last_update_time_since_epoch / 1000.0, properties)
+                              execution.last_update_time_since_epoch / 1000.0, properties,
+                              inputs)
     return RunReport(run.name, nodes, config.resolved_metadata_path)
 
 

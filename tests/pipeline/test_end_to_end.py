@@ -154,9 +154,11 @@ def test_trainer_exports_an_ensemble_of_weight_averaged_models(first_run):
 
 def test_reuse_mode_takes_the_previous_best_hyperparameters(reuse_run, first_run):
     assert "Tuner" not in reuse_run.nodes
-    resolved = reuse_run.artifact("latest_hyperparameters_resolver", "hyperparameters")
     tuned = first_run.artifact("Tuner", "best_hyperparameters")
-    assert resolved is not None and resolved.id == tuned.id
+    # What the Trainer was given, from ML Metadata's input events (not the resolver node, which
+    # records no outputs of its own): the first run's tuned hyperparameters.
+    given = reuse_run.nodes["Trainer"].inputs.get("hyperparameters", [])
+    assert [artifact.id for artifact in given] == [tuned.id]
     # Same hyperparameters and inputs: the Trainer's earlier result is reused.
     assert reuse_run.nodes["Trainer"].state == "CACHED"
     assert reuse_run.training_summary()["hparams"] == first_run.training_summary()["hparams"]
