@@ -15,7 +15,6 @@ import argparse
 import glob
 import json
 import os
-import platform
 import sys
 import time
 
@@ -26,16 +25,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from pipeline.config import PipelineConfig  # noqa: E402
 from trainer import data, models, preprocessing  # noqa: E402
 
-
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as info:
-            for line in info:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor()
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from serving_latency import cpu_model  # noqa: E402
 
 
 class _FnArgs:

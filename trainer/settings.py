@@ -58,6 +58,14 @@ class DataSettings:
     length_buckets: Tuple[int, ...]
     seed: int
 
+    @classmethod
+    def from_custom_config(cls, custom_config: Dict[str, Any]):
+        settings = from_custom_config(cls, custom_config)
+        # JSON turns the tuple fields into lists: back to the declared tuples.
+        lists = {f.name: tuple(getattr(settings, f.name)) for f in dataclasses.fields(cls)
+                 if isinstance(getattr(settings, f.name), list)}
+        return dataclasses.replace(settings, **lists)
+
 
 @dataclasses.dataclass(frozen=True)
 class TrainerSettings(DataSettings):
@@ -71,12 +79,6 @@ class TrainerSettings(DataSettings):
     warmup_reviews: int
     wide_c_values: Tuple[float, ...]  # L2 strengths of the wide part tried on eval.
 
-    @classmethod
-    def from_custom_config(cls, custom_config: Dict[str, Any]) -> "TrainerSettings":
-        settings = from_custom_config(cls, custom_config)
-        return dataclasses.replace(settings, length_buckets=tuple(settings.length_buckets),
-                                   wide_c_values=tuple(settings.wide_c_values))
-
     def model_hparams(self) -> ModelHParams:
         return ModelHParams.from_dict(self.hparams)
 
@@ -89,8 +91,3 @@ class TunerSettings(DataSettings):
     epochs: int
     train_fraction: float
     search_space: Dict[str, Any]
-
-    @classmethod
-    def from_custom_config(cls, custom_config: Dict[str, Any]) -> "TunerSettings":
-        settings = from_custom_config(cls, custom_config)
-        return dataclasses.replace(settings, length_buckets=tuple(settings.length_buckets))

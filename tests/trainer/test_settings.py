@@ -39,3 +39,11 @@ def test_trainer_settings_carry_the_config_defaults():
     assert settings.average_from_epoch == config.average_from_epoch
     assert settings.model_hparams().learning_rate == config.learning_rate
     assert settings.length_buckets == config.length_buckets
+
+
+def test_tuple_settings_come_back_as_tuples_after_json():
+    config = make_config(length_buckets=(50, 90), wide_c_values=(0.2,))
+    settings = TrainerSettings.from_custom_config(json.loads(json.dumps(config.trainer_config())))
+    assert settings.length_buckets == (50, 90) and settings.wide_c_values == (0.2,)
+    tuner = TunerSettings.from_custom_config(json.loads(json.dumps(config.tuner_config())))
+    assert tuner.length_buckets == (50, 90) and isinstance(tuner.search_space["units"], list)
