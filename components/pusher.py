@@ -8,10 +8,11 @@ permissions) leaves nothing loadable behind. Afterwards it keeps the newest `kee
 versions and every version a TF Serving version label (`stable`, `canary`) points at.
 """
 import dataclasses
+import json
 import logging
 import os
 import time
-from typing import Any, Dict, List, Set
+from typing import Any, Dict, List, Optional, Set
 
 from tfx import types
 from tfx.components.pusher import executor as pusher_executor
@@ -25,6 +26,11 @@ from trainer.errors import UserError
 
 SAVED_MODEL_FILE = "saved_model.pb"
 INCOMING_PREFIX = ".incoming-"
+# Written into every pushed version: which Trainer model it is a copy of, so that a rerun with
+# nothing changed neither evaluates the model against itself nor pushes it a second time.
+# TF Serving reads only the warmup file from assets.extra/.
+SOURCE_FILE = os.path.join("assets.extra", "pipeline_source.json")
+ALREADY_SERVED_KEY = "already_served_version"  # Pusher output property when nothing was pushed.
 
 
 class PushError(UserError, RuntimeError):
@@ -56,14 +62,43 @@ def _is_local(path: str) -> bool:
     return "://" not in path
 
 
-def publish(model_path: str, serving_dir: str, version: int) -> str:
-    """Copies a SavedModel to `<serving_dir>/<version>`, `saved_model.pb` last; all or nothing."""
+def newest_served_version(serving_dir: str) -> Optional[int]:
+    """The newest version TF Serving could load: a numeric dir holding saved_model.pb.
+
+    On object stores the Pusher writes saved_model.pb last, so a version without it is a copy
+    still in progress or one that failed.
+    """
+    for version in reversed(version_dirs(serving_dir)):
+        if fileio.exists(os.path.join(serving_dir, str(version), SAVED_MODEL_FILE)):
+            return version
+    return None
+
+
+def pushed_from(serving_dir: str, version: int) -> Optional[str]:
+    """The Trainer model URI a served version was pushed from (None: unknown or not ours)."""
+    path = os.path.join(serving_dir, str(version), SOURCE_FILE)
+    if not fileio.exists(path):
+        return None
+    try:
+        return json.loads(io_utils.read_string_file(path)).get("model_uri")
+    except (ValueError, AttributeError):
+        return None
+
+
+def publish(model_path: str, serving_dir: str, version: int, source_uri: str = "") -> str:
+    """Copies a SavedModel to `<serving_dir>/<version>`, `saved_model.pb` last; all or nothing.
+
+    `source_uri` (the Trainer model's URI) is recorded in the version's SOURCE_FILE.
+    """
     final = os.path.join(serving_dir, str(version))
     staging = os.path.join(serving_dir, f"{INCOMING_PREFIX}{version}") if _is_local(
         serving_dir) else final
     try:
         fileio.makedirs(serving_dir)
         io_utils.copy_dir(model_path, staging, deny_regex_patterns=[r"saved_model\.pb$"])
+        if source_uri:
+            io_utils.write_string_file(os.path.join(staging, SOURCE_FILE), json.dumps(
+                {"model_uri": source_uri, "pushed": time.strftime("%Y-%m-%dT%H:%M:%S%z")}))
         io_utils.copy_file(os.path.join(model_path, SAVED_MODEL_FILE),
                            os.path.join(staging, SAVED_MODEL_FILE))
         if staging != final:
@@ -75,6 +110,28 @@ def publish(model_path: str, serving_dir: str, version: int) -> str:
         raise PushError(f"could not publish the model to {final}: {error}; nothing was left "
                         f"in {serving_dir}") from error
     return final
+
+
+STALE_STAGING_SECONDS = 3600.0
+
+
+def remove_stale_staging(serving_dir: str, now: Optional[float] = None) -> List[str]:
+    """Removes `.incoming-*` dirs an earlier push left when it was killed (SIGKILL, power
+    loss) before its cleanup could run. TF Serving never loads them, but they hold a whole
+    model each; only ones untouched for an hour go, so a concurrent push is never disturbed."""
+    if not _is_local(serving_dir) or not os.path.isdir(serving_dir):
+        return []
+    now = time.time() if now is None else now
+    removed = []
+    for name in os.listdir(serving_dir):
+        path = os.path.join(serving_dir, name)
+        if name.startswith(INCOMING_PREFIX) and now - os.path.getmtime(
+                path) > STALE_STAGING_SECONDS:
+            fileio.rmtree(path)
+            removed.append(name)
+    if removed:
+        logging.info("Removed staging dirs of interrupted pushes: %s", removed)
+    return removed
 
 
 def protected_versions(settings: PusherSettings) -> Set[int]:
@@ -116,9 +173,18 @@ class VersionedPusherExecutor(pusher_executor.Executor):
         proto_utils.json_to_proto(
             exec_properties[standard_component_specs.PUSH_DESTINATION_KEY], destination)
         serving_dir = destination.filesystem.base_directory
+        model_uri = artifact_utils.get_single_instance(
+            input_dict[standard_component_specs.MODEL_KEY]).uri
+        served = newest_served_version(serving_dir)
+        if served is not None and pushed_from(serving_dir, served) == model_uri:
+            logging.info("This model is already served as version %d: nothing pushed.", served)
+            model_push.set_int_custom_property(ALREADY_SERVED_KEY, served)
+            self._MarkNotPushed(model_push)
+            return
+        remove_stale_staging(serving_dir)
         version = next_version(serving_dir)
         model_path = self.GetModelPath(input_dict)
-        pushed = publish(model_path, serving_dir, version)
+        pushed = publish(model_path, serving_dir, version, source_uri=model_uri)
         logging.info("Model written to serving path %s.", pushed)
         io_utils.copy_dir(model_path, model_push.uri)  # Archived copy, as TFX's Pusher does.
         self._MarkPushed(model_push, pushed_destination=pushed, pushed_version=str(version))

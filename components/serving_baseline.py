@@ -4,12 +4,13 @@ TFX's `LatestBlessedModelStrategy` resolver asks ML Metadata for the latest bles
 open-source KFP backend cannot run resolvers at all, and on Vertex the compiled query searches
 the whole project's metadata store, not this pipeline's models. The serving dir is what "never
 push a worse model" protects and every runner can read it, so `ServingBaseline` copies its
-newest complete version into a `Model` artifact, and `BaselineAwareEvaluator` evaluates without
-a baseline when there is none yet (first run: value thresholds only, as with an empty resolver).
+newest complete version (skipping copies of the candidate itself) into a `Model` artifact, and
+`BaselineAwareEvaluator` evaluates without a baseline when there is none yet (first run: value
+thresholds only, as with an empty resolver).
 
-Caching: the component has no inputs, so a cache hit would hand back an old baseline. Locally,
-`ServingBaselineDriver` adds the newest served version to the cache key; Kubeflow runs no custom
-drivers, so the compiler turns caching off for this task (kubeflow/runner.py).
+Caching: the serving dir is not an input artifact, so a plain cache hit could hand back an old
+baseline. Locally, `ServingBaselineDriver` adds the baseline version to the cache key; Kubeflow
+runs no custom drivers, so the compiler turns caching off for this task (kubeflow/runner.py).
 """
 import logging
 import os
@@ -27,22 +28,32 @@ from tfx.types import artifact_utils, standard_artifacts, standard_component_spe
 from tfx.types.component_spec import ChannelParameter, ExecutionParameter
 from tfx.utils import io_utils, path_utils
 
-from components.pusher import SAVED_MODEL_FILE, version_dirs
+from components.pusher import (SAVED_MODEL_FILE, newest_served_version,  # noqa: F401
+                               pushed_from, version_dirs)
 
 SERVED_VERSION_KEY = "served_version"  # Exec property (local cache key) and artifact property.
 NO_VERSION = -1
 
 
-def newest_served_version(serving_dir: str) -> Optional[int]:
-    """The newest version TF Serving could load: a numeric dir holding saved_model.pb.
+def baseline_version(serving_dir: str, candidate_uri: str = "") -> Optional[int]:
+    """The newest loadable version that is not a copy of the candidate itself.
 
-    On object stores the Pusher writes saved_model.pb last, so a version without it is a copy
-    still in progress or one that failed.
+    After a run has pushed its model, a rerun with nothing changed gets the same candidate; its
+    baseline stays what it was compared against then (not itself), so locally the whole tail of
+    the pipeline is a cache hit, and the Pusher sees the model is already served.
     """
     for version in reversed(version_dirs(serving_dir)):
-        if fileio.exists(os.path.join(serving_dir, str(version), SAVED_MODEL_FILE)):
-            return version
+        if not fileio.exists(os.path.join(serving_dir, str(version), SAVED_MODEL_FILE)):
+            continue
+        if candidate_uri and pushed_from(serving_dir, version) == candidate_uri:
+            continue
+        return version
     return None
+
+
+def _candidate_uri(input_dict: Dict[str, List[types.Artifact]]) -> str:
+    candidates = input_dict.get("candidate") or []
+    return candidates[0].uri if candidates else ""
 
 
 def has_baseline(model: types.Artifact) -> bool:
@@ -51,13 +62,13 @@ def has_baseline(model: types.Artifact) -> bool:
 
 
 class ServingBaselineExecutor(base_executor.BaseExecutor):
-    """Copies the newest served version to `<model.uri>/Format-Serving`; nothing if none."""
+    """Copies the baseline version to `<model.uri>/Format-Serving`; nothing if none."""
 
     def Do(self, input_dict: Dict[str, List[types.Artifact]],
            output_dict: Dict[str, List[types.Artifact]], exec_properties: Dict[str, Any]) -> None:
         serving_dir = exec_properties["serving_dir"]
         model = artifact_utils.get_single_instance(output_dict["model"])
-        version = newest_served_version(serving_dir)
+        version = baseline_version(serving_dir, _candidate_uri(input_dict))
         model.set_int_custom_property(SERVED_VERSION_KEY,
                                       NO_VERSION if version is None else version)
         if version is None:
@@ -70,11 +81,12 @@ class ServingBaselineExecutor(base_executor.BaseExecutor):
 
 
 class ServingBaselineDriver(base_driver.BaseDriver):
-    """Local runner only: puts the newest served version into the cache key."""
+    """Local runner only: puts the baseline version into the cache key."""
 
     def run(self, execution_info: portable_data_types.ExecutionInfo
             ) -> driver_output_pb2.DriverOutput:
-        version = newest_served_version(execution_info.exec_properties["serving_dir"])
+        version = baseline_version(execution_info.exec_properties["serving_dir"],
+                                   _candidate_uri(execution_info.input_dict))
         result = driver_output_pb2.DriverOutput()
         result.exec_properties[SERVED_VERSION_KEY].int_value = (
             NO_VERSION if version is None else version)
@@ -83,7 +95,8 @@ class ServingBaselineDriver(base_driver.BaseDriver):
 
 class ServingBaselineSpec(types.ComponentSpec):
     PARAMETERS = {"serving_dir": ExecutionParameter(type=str)}
-    INPUTS = {}
+    # The Trainer's model: only its URI is read, to skip versions that are copies of it.
+    INPUTS = {"candidate": ChannelParameter(type=standard_artifacts.Model, optional=True)}
     OUTPUTS = {"model": ChannelParameter(type=standard_artifacts.Model)}
 
 
@@ -94,9 +107,10 @@ class ServingBaseline(base_component.BaseComponent):
     EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(ServingBaselineExecutor)
     DRIVER_CLASS = ServingBaselineDriver
 
-    def __init__(self, serving_dir: str):
+    def __init__(self, serving_dir: str, candidate: Optional[types.BaseChannel] = None):
         super().__init__(spec=ServingBaselineSpec(
-            serving_dir=serving_dir, model=types.Channel(type=standard_artifacts.Model)))
+            serving_dir=serving_dir, candidate=candidate,
+            model=types.Channel(type=standard_artifacts.Model)))
 
 
 class BaselineAwareEvaluatorExecutor(evaluator_executor.Executor):

@@ -25,6 +25,8 @@ _METRICS_NAMESPACE = "tfds_example_gen"
 _PREPARE_HINT = ("Offline? Build the dataset where its files are (on these machines: "
                  "`PYTHON=.venv/bin/python ../shared/data/prepare.sh`), or point --tfds-data-dir "
                  "(or TFDS_DATA_DIR) at a data dir that already holds it.")
+_REBUILD_HINT = ("Delete the dataset's version directory and build it again (on these machines: "
+                 "`PYTHON=.venv/bin/python ../shared/data/prepare.sh`).")
 
 
 class TfdsDataError(UserError, RuntimeError):
@@ -66,7 +68,28 @@ def load_tfds_builder(dataset: str, data_dir: str, text_feature: str = "text",
         if split not in builder.info.splits:
             raise TfdsDataError(f"TFDS dataset {dataset!r} has no {split!r} split; it has "
                                 f"{sorted(builder.info.splits.keys())}.")
+        verify_shards(builder.info.splits[split])
     return builder
+
+
+def verify_shards(split_info) -> None:
+    """Reads every shard of a split (CRC-checked; about a second for IMDB's train+test) and
+    compares its record count with TFDS's metadata, so a corrupted or truncated file is named
+    before any work starts, instead of failing deep inside Beam, or silently losing the
+    records after a cut made at a record boundary."""
+    for path, expected in zip(split_info.filepaths, split_info.shard_lengths):
+        path = str(path)
+        if not tf.io.gfile.exists(path):
+            raise TfdsDataError(f"TFDS shard {path} is missing. " + _REBUILD_HINT)
+        try:
+            found = sum(int(tf.size(batch)) for batch in
+                        tf.data.TFRecordDataset(path, buffer_size=1 << 20).batch(4096))
+        except tf.errors.OpError as error:  # DataLossError: bad CRC or a cut-off record.
+            raise TfdsDataError(f"TFDS shard {path} is corrupted or truncated "
+                                f"({error.message}). " + _REBUILD_HINT) from error
+        if found != expected:
+            raise TfdsDataError(f"TFDS shard {path} holds {found} records, its dataset_info "
+                                f"says {expected}: truncated or replaced. " + _REBUILD_HINT)
 
 
 def hash_bucket(text: bytes, buckets: int = 100) -> int:

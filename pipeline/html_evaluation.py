@@ -60,15 +60,15 @@ def decision_part(run: report.RunReport) -> list:
     failures = run.blessing_failures()
     if failures:
         parts.append("<ul>" + "".join(f"<li>{esc(f)}</li>" for f in failures) + "</ul>")
+    status = run.push_status()
     if run.pushed_version:
-        parts.append(para(f'Pushed as version <span data-key="pushed_version">'
-                          f"{esc(run.pushed_version)}</span>: {esc(run.pushed_destination)}"))
+        parts.append(para(f'Pushed version <span data-key="pushed_version">'
+                          f"{esc(run.pushed_version)}</span>: {esc(status)}."))
     else:
-        why = ("the Pusher did not run" if "Pusher" not in run.nodes else
-               "the model was not blessed" if not blessed else
-               f"the Pusher ended {run.nodes['Pusher'].state}")
-        parts.append(para(f'<span data-key="pushed_version">nothing pushed</span>: {why}.',
-                          "bad" if blessed else ""))
+        already = "already served" in status
+        parts.append(para(f'<span data-key="pushed_version">nothing pushed</span>: '
+                          f"{esc(status.split(': ', 1)[-1])}.",
+                          "bad" if blessed and not already else ""))
     return ["<h3>Blessing and push</h3>", *parts]
 
 

@@ -60,6 +60,22 @@ class RunReport:
         version = pushed and pushed.custom_properties.get("pushed_version")
         return version.string_value if version and _int(pushed, "pushed") else None
 
+    def push_status(self) -> str:
+        """One line: what the Pusher did this run, and why when it pushed nothing."""
+        pusher = self.nodes.get("Pusher")
+        pushed = self.artifact("Pusher", "pushed_model")
+        if pusher is None or pushed is None:
+            return ("not pushed: the Pusher did not run" if pusher is None else
+                    f"not pushed: the Pusher ended {pusher.state}")
+        if _int(pushed, "pushed"):
+            where = f"version {self.pushed_version} ({self.pushed_destination})"
+            return (f"nothing new: cached, pushed by an earlier run as {where}"
+                    if pusher.state == "CACHED" else f"pushed as {where}")
+        served = pushed.custom_properties.get("already_served_version")
+        if served is not None:
+            return f"not pushed: this model is already served as version {served.int_value}"
+        return "not pushed: the model was not blessed" if self.blessed is False else "not pushed"
+
     def custom_config(self, node: str) -> dict:
         """A node's custom_config exec property (what its code was given), {} if none."""
         found = self.nodes.get(node)
@@ -319,7 +335,7 @@ def format_report(report: RunReport, plots: Optional[Dict[str, str]] = None) -> 
     if evaluation is not None:
         lines.append(f"Evaluation (TFMA):  {evaluation.uri}")
     lines.append(f"Blessed:            {report.blessed}")
-    lines.append(f"Pushed model:       {report.pushed_destination or 'not pushed'}")
+    lines.append(f"Push:               {report.push_status()}")
     model_run = report.artifact("Trainer", "model_run")
     if model_run is not None:
         lines.append(f"Training curves:    {os.path.join(model_run.uri, 'training_curves.png')}"

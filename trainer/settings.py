@@ -41,6 +41,7 @@ class TransformSettings:
     truncating: str
     ngram_max: int
     ngram_vocab_size: int  # 0 = no wide part.
+    ngram_vocab_exact: bool  # False: tft.experimental's approximate top-k (much faster).
 
     @classmethod
     def from_custom_config(cls, custom_config: Dict[str, Any]) -> "TransformSettings":

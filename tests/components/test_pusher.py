@@ -106,3 +106,77 @@ def test_retention_reads_the_stable_label_from_models_config(tmp_path):
     assert sorted(os.listdir(serving)) == ["10", "40"]
     missing = pusher.PusherSettings(1, str(tmp_path / "none.config"), "imdb")
     assert pusher.protected_versions(missing) == set()
+
+
+def _push_with_executor(tmp_path, model_uri, serving):
+    """VersionedPusherExecutor.Do as the Pusher runs it, on a blessed `model_uri`."""
+    from tfx.proto import pusher_pb2
+    from tfx.types import standard_artifacts
+    from tfx.utils import json_utils, proto_utils
+
+    model = standard_artifacts.Model()
+    model.uri = model_uri
+    blessing = standard_artifacts.ModelBlessing()
+    blessing.set_int_custom_property("blessed", 1)
+    pushed = standard_artifacts.PushedModel()
+    pushed.uri = str(tmp_path / f"pushed{len(os.listdir(tmp_path))}")
+    destination = pusher_pb2.PushDestination(
+        filesystem=pusher_pb2.PushDestination.Filesystem(base_directory=serving))
+    pusher.VersionedPusherExecutor().Do(
+        {"model": [model], "model_blessing": [blessing]}, {"pushed_model": [pushed]},
+        {"push_destination": proto_utils.proto_to_json(destination),
+         "custom_config": json_utils.dumps({"keep_versions": 0, "models_config": "",
+                                            "model_name": "imdb"})})
+    return pushed
+
+
+def _fake_trainer_model(root) -> str:
+    """A Trainer `Model` artifact's dir: the SavedModel under Format-Serving/."""
+    os.rename(_fake_model(root), os.path.join(root, "Format-Serving"))
+    return root
+
+
+def test_the_same_model_is_never_pushed_twice(tmp_path):
+    """A rerun with nothing changed hands the Pusher the model it already published."""
+    first_model = _fake_trainer_model(str(tmp_path / "a"))
+    serving = str(tmp_path / "serving")
+    first = _push_with_executor(tmp_path, first_model, serving)
+    version = int(first.get_string_custom_property("pushed_version"))
+    assert pusher.pushed_from(serving, version) == first_model
+    again = _push_with_executor(tmp_path, first_model, serving)
+    assert again.get_int_custom_property("pushed") == 0
+    assert again.get_int_custom_property(pusher.ALREADY_SERVED_KEY) == version
+    assert pusher.version_dirs(serving) == [version]
+    other = _push_with_executor(tmp_path, _fake_trainer_model(str(tmp_path / "b")), serving)
+    assert other.get_int_custom_property("pushed") == 1
+    assert len(pusher.version_dirs(serving)) == 2
+
+
+def test_the_source_record_is_in_place_before_saved_model_pb(tmp_path, monkeypatch):
+    model = _fake_model(str(tmp_path))
+    serving = str(tmp_path / "serving")
+    seen = {}
+    copy_file = pusher.io_utils.copy_file
+
+    def recording_copy(src, dst, *args, **kwargs):
+        if os.path.basename(dst) == "saved_model.pb":
+            seen["source"] = os.path.exists(os.path.join(os.path.dirname(dst),
+                                                          pusher.SOURCE_FILE))
+        return copy_file(src, dst, *args, **kwargs)
+
+    monkeypatch.setattr(pusher.io_utils, "copy_file", recording_copy)
+    pusher.publish(model, serving, 5, source_uri="/root/Trainer/model/9")
+    assert seen == {"source": True}
+    assert pusher.pushed_from(serving, 5) == "/root/Trainer/model/9"
+    assert pusher.pushed_from(serving, 6) is None
+
+
+def test_staging_left_by_a_killed_push_is_removed_only_when_stale(tmp_path):
+    serving = tmp_path / "serving"
+    (serving / "100").mkdir(parents=True)
+    (serving / ".incoming-200" / "variables").mkdir(parents=True)  # A push killed mid-copy.
+    (serving / ".incoming-300").mkdir()  # One still copying, from another run.
+    old = os.path.getmtime(serving / ".incoming-300") - 2 * pusher.STALE_STAGING_SECONDS
+    os.utime(serving / ".incoming-200", (old, old))
+    assert pusher.remove_stale_staging(str(serving)) == [".incoming-200"]
+    assert sorted(os.listdir(serving)) == [".incoming-300", "100"]

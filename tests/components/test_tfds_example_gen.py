@@ -76,3 +76,55 @@ def test_unknown_dataset_is_a_clear_error(tmp_path):
 def test_wrong_feature_name_is_a_clear_error(tiny_tfds_dir):
     with pytest.raises(TfdsDataError, match="--text-feature"):
         load_tfds_builder(TINY_DATASET, tiny_tfds_dir, text_feature="review")
+
+
+def _copy_with_damaged_shard(tmp_path, tiny_tfds_dir, damage):
+    """A copy of the tiny TFDS dir whose first train shard `damage(path)` changes."""
+    import shutil
+
+    data_dir = str(tmp_path / "tfds")
+    shutil.copytree(tiny_tfds_dir, data_dir)
+    shard = sorted(glob.glob(os.path.join(data_dir, "**", "*-train.tfrecord*"),
+                             recursive=True))[0]
+    damage(shard)
+    return data_dir, shard
+
+
+def _truncate_mid_record(path):
+    with open(path, "r+b") as handle:
+        handle.truncate(os.path.getsize(path) - 7)
+
+
+def _flip_a_byte(path):
+    with open(path, "r+b") as handle:
+        handle.seek(40)
+        byte = handle.read(1)
+        handle.seek(40)
+        handle.write(bytes([byte[0] ^ 0xFF]))
+
+
+def _drop_last_record(path):
+    records = list(tf.data.TFRecordDataset(path).as_numpy_iterator())
+    with tf.io.TFRecordWriter(path) as writer:
+        for record in records[:-1]:
+            writer.write(record)
+
+
+@pytest.mark.parametrize("damage, message", [
+    (_truncate_mid_record, "corrupted or truncated"),
+    (_flip_a_byte, "corrupted or truncated"),
+    (_drop_last_record, "holds .* records, its dataset_info says"),
+    (os.remove, "is missing"),
+])
+def test_damaged_shard_is_named_before_any_work(tmp_path, tiny_tfds_dir, damage, message):
+    data_dir, shard = _copy_with_damaged_shard(tmp_path, tiny_tfds_dir, damage)
+    with pytest.raises(TfdsDataError, match=message) as error:
+        load_tfds_builder(TINY_DATASET, data_dir)
+    assert shard in str(error.value) and "prepare.sh" in str(error.value)
+
+
+def test_executor_writes_nothing_from_a_damaged_shard(tmp_path, tiny_tfds_dir):
+    data_dir, shard = _copy_with_damaged_shard(tmp_path, tiny_tfds_dir, _truncate_mid_record)
+    with pytest.raises(TfdsDataError, match="corrupted or truncated"):
+        _run_example_gen(tmp_path, data_dir)
+    assert not glob.glob(str(tmp_path / "Split-*" / "*"))

@@ -80,12 +80,27 @@ def test_first_run_has_no_baseline_and_pushes_to_the_serving_dir(first_run):
     assert os.path.exists(os.path.join(pushed["pushed_destination"], "saved_model.pb"))
 
 
-def test_next_run_takes_the_pushed_model_as_baseline(first_run):
+def test_next_run_takes_the_pushed_model_as_baseline(first_run, tmp_path):
     """A second cluster run's ServingBaseline hands the Evaluator what the first one pushed
-    (the Evaluator itself is not rerun: it would add ~90 s of CPU)."""
+    when its Trainer made a new model, and skips it when the model is that same one (a rerun
+    with nothing changed). The Evaluator itself is not rerun: it would add ~90 s of CPU."""
+    import copy
+    import shutil
+
     launcher, _ = first_run
     pushed = _metadata(launcher, "Pusher", "pushed_model")
     launcher.run("ServingBaseline", run="-2")
+    assert launcher.outputs["ServingBaseline"]["model"]["metadata"]["served_version"] == -1
+
+    trained = launcher.outputs["Trainer"]["model"]
+    retrained = copy.deepcopy(trained)
+    retrained["uri"] = str(tmp_path / "retrained")
+    shutil.copytree(trained["uri"], retrained["uri"])
+    launcher.outputs["Trainer"]["model"] = retrained
+    try:
+        launcher.run("ServingBaseline", run="-3")
+    finally:
+        launcher.outputs["Trainer"]["model"] = trained
     baseline = launcher.outputs["ServingBaseline"]["model"]
     assert baseline["metadata"]["served_version"] == int(pushed["pushed_version"])
     with open(os.path.join(baseline["uri"], "Format-Serving", "saved_model.pb"), "rb") as a, \

@@ -89,3 +89,27 @@ def test_local_runner_reruns_the_baseline_only_when_the_served_version_changes(t
     assert run() == (CACHED, -1)
     serve(serving_dir, 42)
     assert run() == (COMPLETE, 42)
+
+
+def test_a_served_copy_of_the_candidate_is_not_its_baseline(tmp_path):
+    """Rerunning with nothing changed: the candidate is what v2 was pushed from, so its
+    baseline stays v1 (what it was compared against), not itself."""
+    import json
+
+    from components.pusher import SOURCE_FILE
+
+    serving = str(tmp_path / "serving")
+    serve(serving, 1)
+    os.makedirs(os.path.dirname(os.path.join(serve(serving, 2), SOURCE_FILE)))
+    with open(os.path.join(serving, "2", SOURCE_FILE), "w") as source:
+        json.dump({"model_uri": "/root/Trainer/model/8"}, source)
+    assert serving_baseline.baseline_version(serving, "/root/Trainer/model/8") == 1
+    assert serving_baseline.baseline_version(serving, "/root/Trainer/model/9") == 2
+    assert serving_baseline.baseline_version(serving) == 2
+    candidate = standard_artifacts.Model()
+    candidate.uri = "/root/Trainer/model/8"
+    model = standard_artifacts.Model()
+    model.uri = str(tmp_path / "baseline")
+    ServingBaselineExecutor().Do({"candidate": [candidate]}, {"model": [model]},
+                                 {"serving_dir": serving})
+    assert model.get_int_custom_property("served_version") == 1

@@ -19,6 +19,7 @@ def test_defaults_are_valid_and_full_data():
     ({"min_accuracy": 1.5}, "--min-accuracy"),
     ({"text_feature": "label"}, "--text-feature"),
     ({"vocab_size": -5, "batch_size": 0}, "--vocab-size"),
+    ({"ngram_vocab_size": 300000}, "--ngram-vocab-exact true"),
 ])
 def test_bad_values_fail_up_front(overrides, message):
     with pytest.raises(ConfigError, match=message):

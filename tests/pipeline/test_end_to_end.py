@@ -100,7 +100,7 @@ def test_cli_report_and_predict_on_the_pushed_model(first_run, pipeline_config, 
     assert cli.main(["report", "--preset", "smoke", "--output-dir",
                      pipeline_config.output_dir]) == 0
     out = capsys.readouterr().out
-    assert "Tuner trials" in out and "Pushed model:" in out and "binary_accuracy=" in out
+    assert "Tuner trials" in out and "Push:               pushed as version" in out and "binary_accuracy=" in out
     assert "Training (model 2):" in out and "Ensemble of 2:" in out
     assert os.path.getsize(os.path.join(pipeline_config.output_dir, "tuner_trials.png")) > 0
     assert cli.main(["predict", "--model-dir", pipeline_config.resolved_serving_dir,
@@ -180,3 +180,23 @@ def test_the_tiny_model_learned_the_task(first_run, pushed_model_dir):
         "a great and wonderful film, brilliant and moving, the best",
         "an awful, boring film, the worst, a dull waste"]))["probability"].numpy()[:, 0]
     assert positive > 0.5 > negative
+
+
+def test_rerun_with_nothing_changed_is_a_cache_hit_and_pushes_nothing(reuse_run, first_run,
+                                                                       pipeline_config):
+    """`make run` twice: after the other runs (it needs `reuse_run`, so it runs last), the
+    first run's settings again. Every node comes from the cache, the Evaluator included (its
+    baseline skips the served copy of this very model), so nothing is pushed; the report still
+    shows the cached run's trials and says why nothing is new."""
+    from components.pusher import version_dirs
+
+    before = version_dirs(pipeline_config.resolved_serving_dir)
+    local_runner.run(pipeline_config)
+    rerun = report.latest_run(pipeline_config)
+    states = {name: node.state for name, node in rerun.nodes.items()}
+    assert set(states.values()) == {"CACHED"}, states
+    assert version_dirs(pipeline_config.resolved_serving_dir) == before
+    assert rerun.push_status().startswith("nothing new: cached, pushed by an earlier run as "
+                                          f"version {first_run.pushed_version}")
+    assert rerun.trials() == first_run.trials() and rerun.trials()
+    assert rerun.test_metrics() == first_run.test_metrics()

@@ -9,7 +9,8 @@ USER_FACING = [("pipeline.config", "ConfigError", 2), ("components.tfds_example_
                "TfdsDataError", 1), ("components.data_validation", "DataAnomaliesError", 1),
                ("components.pusher", "PushError", 1), ("trainer.glove", "GloveError", 1),
                ("trainer.settings", "SettingsError", 1), ("serving.client", "ServingError", 1),
-               ("pipeline.report_browser", "BrowserError", 1)]
+               ("pipeline.report_browser", "BrowserError", 1), ("pipeline.run_lock",
+               "RunLockedError", 1)]
 
 
 @pytest.mark.parametrize("module,name,code", USER_FACING)

@@ -98,11 +98,13 @@ def test_unique_per_row_keeps_each_rows_distinct_ids_in_order():
     assert got == [[3, 1, 2], [], [5], [1]]
 
 
-def test_ngram_ids_are_a_binarized_bag_of_frequent_ngrams(tmp_path):
+@pytest.mark.parametrize("exact", [False, True])
+def test_ngram_ids_are_a_binarized_bag_of_frequent_ngrams(tmp_path, exact):
     rows = [{"text": [b"good film good film"], "label": [1]},
             {"text": [b"bad film"], "label": [0]}]
     transformed, output = _analyze_and_transform(rows, tmp_path, vocab_size=100, max_len=4,
-                                                 ngram_vocab_size=4, ngram_max=2)
+                                                 ngram_vocab_size=4, ngram_max=2,
+                                                 ngram_vocab_exact=exact)
     vocab = [w.decode() for w in output.vocabulary_by_name(preprocessing.NGRAM_VOCAB_NAME)]
     # By frequency (film 3, good 2, good film 2, then 1s), the top 4 kept.
     assert len(vocab) == 4 and vocab[0] == "film" and set(vocab[1:3]) == {"good", "good film"}

@@ -1,0 +1,86 @@
+"""How long TFX's Evaluator (TFMA) takes on a finished run's test split, per EvalConfig variant.
+
+Runs the pipeline's own Evaluator executor (no baseline) on the run's TfdsExampleGen `test`
+split and Trainer model, in Beam's in_memory or multi_processing direct runner, and prints
+seconds and the overall metrics (which must not change between variants):
+
+  pipeline  the EvalConfig the pipeline uses (pipeline/pipeline.py:eval_config)
+  keras     the same, as TFMA does by default: the export loaded as a Keras model (in every
+            Beam stage that uses it) and the metrics compiled into it computed as well
+  minimal   `pipeline` with only ExampleCount and BinaryAccuracy, overall slice only
+
+    .venv/bin/python benchmarks/evaluator_speed.py --output-dir pipeline_output --variant keras
+"""
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+
+from tfx.dsl.components.base import base_beam_executor
+from tfx.types import standard_artifacts
+from tfx.utils import proto_utils
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from components.serving_baseline import BaselineAwareEvaluatorExecutor  # noqa: E402
+from pipeline import report  # noqa: E402
+from pipeline.config import make_config  # noqa: E402
+from pipeline.pipeline import eval_config  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from serving_latency import cpu_model  # noqa: E402
+
+
+def variant_config(variant: str):
+    config = eval_config(make_config())
+    if variant == "keras":
+        config.model_specs[0].ClearField("model_type")
+        config.ClearField("options")
+    elif variant == "minimal":
+        del config.slicing_specs[1:]
+        del config.metrics_specs[0].metrics[2:]
+    return config
+
+
+def main(argv=None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--output-dir", default="pipeline_output")
+    parser.add_argument("--variant", default="pipeline", choices=("pipeline", "keras", "minimal"))
+    parser.add_argument("--workers", type=int, default=1,
+                        help="1: Beam's in_memory direct runner; N > 1: multi_processing.")
+    args = parser.parse_args(argv)
+    run = report.latest_run(make_config(output_dir=args.output_dir))
+    examples = standard_artifacts.Examples()
+    examples.uri = run.artifact("TfdsExampleGen", "examples").uri
+    examples.split_names = '["train", "eval", "test"]'
+    model = standard_artifacts.Model()
+    model.uri = run.artifact("Trainer", "model").uri
+    mode = "multi_processing" if args.workers > 1 else "in_memory"
+    with tempfile.TemporaryDirectory() as out:
+        evaluation = standard_artifacts.ModelEvaluation()
+        evaluation.uri = os.path.join(out, "evaluation")
+        blessing = standard_artifacts.ModelBlessing()
+        blessing.uri = os.path.join(out, "blessing")
+        context = base_beam_executor.BaseBeamExecutor.Context(
+            beam_pipeline_args=[f"--direct_running_mode={mode}",
+                                f"--direct_num_workers={args.workers}"],
+            tmp_dir=os.path.join(out, "tmp"), unique_id="1")
+        start = time.perf_counter()
+        BaselineAwareEvaluatorExecutor(context).Do(
+            {"examples": [examples], "model": [model]},
+            {"evaluation": [evaluation], "blessing": [blessing]},
+            {"eval_config": proto_utils.proto_to_json(variant_config(args.variant)),
+             "example_splits": '["test"]', "fairness_indicator_thresholds": "null",
+             "current_component_id": "Evaluator"})
+        seconds = time.perf_counter() - start
+        metrics = report.load_metrics(evaluation.uri)
+    result = {"cpu": cpu_model(), "cores": os.cpu_count(), "variant": args.variant,
+              "beam_mode": mode, "seconds": round(seconds, 1),
+              "metrics": {k: round(v, 6) for k, v in metrics.items()}}
+    print(json.dumps(result))
+    return result
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,88 @@
+"""How long Transform's work takes with a given preprocessing setting and Beam mode.
+
+Runs what the Transform component runs, on a finished run's ExampleGen output and schema:
+analyze `train` with `trainer.preprocessing.preprocessing_fn`, then transform `train` and
+`eval` (the records are counted, not written). Used to pick the wide part's vocabulary method
+and the Beam direct runner's mode; prints JSON with the seconds and the CPU model.
+
+    .venv/bin/python benchmarks/transform_speed.py --output-dir pipeline_output
+    .venv/bin/python benchmarks/transform_speed.py --ngram-vocab-exact --ngram-vocab-size 300000
+    .venv/bin/python benchmarks/transform_speed.py --workers 2
+"""
+import argparse
+import functools
+import json
+import os
+import sys
+import tempfile
+import time
+
+import apache_beam as beam
+import tensorflow_transform.beam as tft_beam
+from tensorflow_metadata.proto.v0 import schema_pb2
+from tfx.utils import io_utils
+from tfx_bsl.public import tfxio
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from pipeline import report  # noqa: E402
+from pipeline.config import make_config  # noqa: E402
+from trainer import preprocessing  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from serving_latency import cpu_model  # noqa: E402
+
+
+def main(argv=None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--output-dir", default="pipeline_output")
+    parser.add_argument("--ngram-vocab-size", type=int, default=None)
+    parser.add_argument("--ngram-max", type=int, default=None)
+    parser.add_argument("--ngram-vocab-exact", action="store_true")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="1: Beam's in_memory direct runner; N > 1: multi_processing.")
+    args = parser.parse_args(argv)
+    overrides = {k: v for k, v in (("ngram_vocab_size", args.ngram_vocab_size),
+                                   ("ngram_max", args.ngram_max)) if v is not None}
+    config = make_config(ngram_vocab_exact=args.ngram_vocab_exact, **overrides)
+    run = report.latest_run(make_config(output_dir=args.output_dir))
+    examples = run.artifact("TfdsExampleGen", "examples").uri
+    schema = io_utils.parse_pbtxt_file(
+        os.path.join(run.artifact("CuratedSchemaGen", "schema").uri, "schema.pbtxt"),
+        schema_pb2.Schema())
+    preprocessing_fn = functools.partial(preprocessing.preprocessing_fn,
+                                         custom_config=config.transform_config())
+    mode = "multi_processing" if args.workers > 1 else "in_memory"
+    options = beam.options.pipeline_options.PipelineOptions(
+        [f"--direct_running_mode={mode}", f"--direct_num_workers={args.workers}"])
+    counts = {}
+
+    def source(split):
+        return tfxio.TFExampleRecord(file_pattern=os.path.join(examples, f"Split-{split}", "*"),
+                                     schema=schema)
+
+    start = time.perf_counter()
+    with tempfile.TemporaryDirectory() as temp_dir:
+        with beam.Pipeline(options=options) as pipeline, tft_beam.Context(temp_dir=temp_dir):
+            raw = {split: pipeline | f"Read[{split}]" >> source(split).BeamSource()
+                   for split in ("train", "eval")}
+            transform_fn = ((raw["train"], source("train").TensorAdapterConfig())
+                            | tft_beam.AnalyzeDataset(preprocessing_fn))
+            for split in ("train", "eval"):
+                transformed, _ = (((raw[split], source(split).TensorAdapterConfig()),
+                                   transform_fn)
+                                  | f"Transform[{split}]" >> tft_beam.TransformDataset(
+                                      output_record_batches=True))
+                _ = (transformed | f"Rows[{split}]" >> beam.Map(lambda batch: batch[0].num_rows)
+                     | f"Sum[{split}]" >> beam.CombineGlobally(sum)
+                     | f"Keep[{split}]" >> beam.Map(lambda n, s=split: counts.update({s: n})))
+    seconds = time.perf_counter() - start
+    result = {"cpu": cpu_model(), "cores": os.cpu_count(), "beam_mode": mode,
+              "workers": args.workers, "ngram_vocab_size": config.ngram_vocab_size,
+              "ngram_max": config.ngram_max, "ngram_vocab_exact": config.ngram_vocab_exact,
+              "seconds": round(seconds, 1), "rows": counts}
+    print(json.dumps(result))
+    return result
+
+
+if __name__ == "__main__":
+    main()
