@@ -5,6 +5,7 @@
   imdb-pipeline predict --model-dir DIR "a review" ["another review" ...]
 """
 import argparse
+import atexit
 import dataclasses
 import logging
 import os
@@ -354,6 +355,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _quiet_teardown() -> None:
+    """At interpreter exit, TF functions of SavedModels still cached by TFMA or the report are
+    deleted after the modules they need (TF 2.15: `AtomicFunction.__del__` raises TypeError),
+    which Python prints as "Exception ignored" tracebacks after the run's last line. Silence
+    exactly those, and only once the program is ending."""
+    default_hook = sys.unraisablehook
+
+    def hook(unraisable) -> None:
+        if not (isinstance(unraisable.exc_value, TypeError)
+                and "AtomicFunction.__del__" in repr(unraisable.object)):
+            default_hook(unraisable)
+
+    sys.unraisablehook = hook
+
+
+atexit.register(_quiet_teardown)
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -361,6 +380,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except UserError as error:  # Known, actionable failures: one line, not a stack trace.
         print(f"imdb-pipeline: {error}", file=sys.stderr)
         return error.exit_code
+
 
 if __name__ == "__main__":
     sys.exit(main())

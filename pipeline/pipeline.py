@@ -41,7 +41,13 @@ def code_fingerprint(folder: Optional[str] = None) -> str:
 
 
 def eval_config(config: PipelineConfig) -> tfma.EvalConfig:
-    """Test-split metrics, sliced by the true label, with a quality and a no-regression gate."""
+    """Test-split metrics, sliced by the true label, with a quality and a no-regression gate.
+
+    Both bars apply to the overall slice only. A threshold set on the metric itself would
+    apply to every slice, i.e. to each class's accuracy too: a degenerate served model that
+    calls everything positive (accuracy 1.0 on label=1) would then block every later
+    candidate, however good, since none can beat 1.0 on that class.
+    """
     accuracy_threshold = tfma.MetricThreshold(
         value_threshold=tfma.GenericValueThreshold(lower_bound={"value": config.min_accuracy}),
         change_threshold=tfma.GenericChangeThreshold(
@@ -59,7 +65,9 @@ def eval_config(config: PipelineConfig) -> tfma.EvalConfig:
         slicing_specs=[tfma.SlicingSpec(), tfma.SlicingSpec(feature_keys=[config.label_feature])],
         metrics_specs=[tfma.MetricsSpec(metrics=[
             tfma.MetricConfig(class_name="ExampleCount"),
-            tfma.MetricConfig(class_name="BinaryAccuracy", threshold=accuracy_threshold),
+            tfma.MetricConfig(class_name="BinaryAccuracy", per_slice_thresholds=[
+                tfma.PerSliceMetricThreshold(slicing_specs=[tfma.SlicingSpec()],
+                                             threshold=accuracy_threshold)]),
             tfma.MetricConfig(class_name="AUC"),
             tfma.MetricConfig(class_name="Precision"),
             tfma.MetricConfig(class_name="Recall"),

@@ -34,7 +34,7 @@ ORDER = ["TfdsExampleGen", "StatisticsGen", "CuratedSchemaGen", "ExampleValidato
          "AnomaliesGate", "Transform", "Tuner", "Trainer", "ServingBaseline", "Evaluator",
          "Pusher"]
 # Which output of the killed node the next node reads, to check it got the new one.
-CONSUMED = {"Transform": ("Trainer", "transform_graph", "transform_graph"),
+CONSUMED = {"Transform": ("Tuner", "transform_graph", "transform_graph"),
             "Tuner": ("Trainer", "hyperparameters", "best_hyperparameters"),
             "Trainer": ("Evaluator", "model", "model")}
 

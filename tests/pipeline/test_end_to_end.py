@@ -200,3 +200,19 @@ def test_rerun_with_nothing_changed_is_a_cache_hit_and_pushes_nothing(reuse_run,
                                           f"version {first_run.pushed_version}")
     assert rerun.trials() == first_run.trials() and rerun.trials()
     assert rerun.test_metrics() == first_run.test_metrics()
+
+
+def test_cli_exits_without_tf_teardown_tracebacks(first_run, pipeline_config):
+    """`predict` (like `run`, whose Evaluator caches SavedModels) used to end with "Exception
+    ignored in: AtomicFunction.__del__" tracebacks printed during interpreter teardown."""
+    import subprocess
+    import sys
+
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    done = subprocess.run([sys.executable, "-m", "pipeline.cli", "predict", "--model-dir",
+                           pipeline_config.resolved_serving_dir, "a wonderful film"], cwd=root,
+                          text=True,
+                          capture_output=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert len(done.stdout.strip().splitlines()) == 1
+    assert "Exception ignored" not in done.stderr and "Traceback" not in done.stderr

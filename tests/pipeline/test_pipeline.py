@@ -1,3 +1,4 @@
+import functools
 import json
 
 from pipeline.config import make_config
@@ -18,3 +19,31 @@ def test_transform_tuner_and_trainer_carry_the_code_fingerprint():
         if isinstance(custom_config, str):
             custom_config = json.loads(custom_config)
         assert custom_config["code_fingerprint"] == code_fingerprint(), node
+
+
+def _validate(slice_key, candidate, baseline, **config):
+    """TFMA's own validator on one slice's candidate/baseline accuracies, with the pipeline's
+    EvalConfig as TFX's Evaluator completes it when a baseline is there."""
+    from tensorflow_model_analysis.evaluators import metrics_validator
+    from tensorflow_model_analysis.metrics import metric_types
+    from tensorflow_model_analysis.utils import config_util
+
+    from pipeline.config import make_config
+    from pipeline.pipeline import eval_config
+
+    config = config_util.update_eval_config_with_defaults(
+        eval_config(make_config(**config)), has_baseline=True)
+    key = functools.partial(metric_types.MetricKey, "binary_accuracy")
+    metrics = {key(model_name="candidate"): candidate, key(model_name="baseline"): baseline,
+               key(model_name="candidate", is_diff=True): candidate - baseline}
+    return metrics_validator.validate_metrics((slice_key, metrics), config).validation_ok
+
+
+def test_the_gates_judge_overall_accuracy_not_each_class():
+    """A served model that calls everything positive scores 1.0 on the label=1 slice; a gate
+    on every slice would refuse every later candidate for scoring less there."""
+    assert _validate((("label", 1),), candidate=0.93, baseline=1.0)
+    assert _validate((("label", 0),), candidate=0.0, baseline=0.5, min_accuracy=0.9)
+    assert _validate((), candidate=0.92, baseline=0.91)
+    assert not _validate((), candidate=0.90, baseline=0.91)  # The no-regression gate.
+    assert not _validate((), candidate=0.80, baseline=0.70, min_accuracy=0.85)  # The bar.
