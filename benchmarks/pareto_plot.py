@@ -33,7 +33,7 @@ def main(argv=None) -> str:
     with open(args.results) as source:
         results = json.load(source)
     points = [(v["pipeline_seconds"] / 60, v["test_accuracy"], v["name"])
-              for v in results["variants"] if v.get("pipeline_seconds")]
+              for v in results["variants"] if v.get("pipeline_seconds") and v.get("plot", True)]
     figure, axis = plt.subplots(figsize=(8, 4.8))
     for minutes, accuracy, name in points:
         axis.plot(minutes, accuracy, "o", color="tab:blue")

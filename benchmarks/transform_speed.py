@@ -3,14 +3,19 @@
 Runs what the Transform component runs, on a finished run's ExampleGen output and schema:
 analyze `train` with `trainer.preprocessing.preprocessing_fn`, then transform `train` and
 `eval` (the records are counted, not written). Used to pick the wide part's vocabulary method
-and the Beam direct runner's mode; prints JSON with the seconds and the CPU model.
+and the Beam direct runner's mode; prints JSON with the seconds, the CPU model and the md5 of
+the n-gram vocabulary (run it twice to see whether the vocabulary is reproducible: by default
+with the pipeline's deterministic Transform settings, components/transform.py; `--adaptive`
+with TFX's stock ones).
 
     .venv/bin/python benchmarks/transform_speed.py --output-dir pipeline_output
     .venv/bin/python benchmarks/transform_speed.py --ngram-vocab-exact --ngram-vocab-size 300000
     .venv/bin/python benchmarks/transform_speed.py --workers 2
 """
 import argparse
+import contextlib
 import functools
+import hashlib
 import json
 import os
 import sys
@@ -25,6 +30,7 @@ from tfx_bsl.public import tfxio
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from pipeline import report  # noqa: E402
+from components import transform  # noqa: E402
 from pipeline.config import make_config  # noqa: E402
 from trainer import preprocessing  # noqa: E402
 
@@ -38,6 +44,8 @@ def main(argv=None) -> dict:
     parser.add_argument("--ngram-vocab-size", type=int, default=None)
     parser.add_argument("--ngram-max", type=int, default=None)
     parser.add_argument("--ngram-vocab-exact", action="store_true")
+    parser.add_argument("--adaptive", action="store_true",
+                        help="TFX's stock batching and TFT's random combine fanout.")
     parser.add_argument("--workers", type=int, default=1,
                         help="1: Beam's in_memory direct runner; N > 1: multi_processing.")
     args = parser.parse_args(argv)
@@ -56,14 +64,18 @@ def main(argv=None) -> dict:
         [f"--direct_running_mode={mode}", f"--direct_num_workers={args.workers}"])
     counts = {}
 
+    batch_size = None if args.adaptive else transform.BATCH_SIZE
+
     def source(split):
         return tfxio.TFExampleRecord(file_pattern=os.path.join(examples, f"Split-{split}", "*"),
                                      schema=schema)
 
+    keys = contextlib.nullcontext() if args.adaptive else transform.single_combine_key()
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as temp_dir:
-        with beam.Pipeline(options=options) as pipeline, tft_beam.Context(temp_dir=temp_dir):
-            raw = {split: pipeline | f"Read[{split}]" >> source(split).BeamSource()
+        with keys, beam.Pipeline(options=options) as pipeline, tft_beam.Context(
+                temp_dir=temp_dir, desired_batch_size=batch_size):
+            raw = {split: pipeline | f"Read[{split}]" >> source(split).BeamSource(batch_size)
                    for split in ("train", "eval")}
             transform_fn = ((raw["train"], source("train").TensorAdapterConfig())
                             | tft_beam.AnalyzeDataset(preprocessing_fn))
@@ -75,11 +87,19 @@ def main(argv=None) -> dict:
                 _ = (transformed | f"Rows[{split}]" >> beam.Map(lambda batch: batch[0].num_rows)
                      | f"Sum[{split}]" >> beam.CombineGlobally(sum)
                      | f"Keep[{split}]" >> beam.Map(lambda n, s=split: counts.update({s: n})))
-    seconds = time.perf_counter() - start
+            _ = transform_fn | tft_beam.WriteTransformFn(os.path.join(temp_dir, "graph"))
+        seconds = time.perf_counter() - start
+        vocabulary = os.path.join(temp_dir, "graph", "transform_fn", "assets",
+                                  preprocessing.NGRAM_VOCAB_NAME)
+        digest = ""
+        if os.path.exists(vocabulary):
+            with open(vocabulary, "rb") as handle:
+                digest = hashlib.md5(handle.read()).hexdigest()
     result = {"cpu": cpu_model(), "cores": os.cpu_count(), "beam_mode": mode,
               "workers": args.workers, "ngram_vocab_size": config.ngram_vocab_size,
               "ngram_max": config.ngram_max, "ngram_vocab_exact": config.ngram_vocab_exact,
-              "seconds": round(seconds, 1), "rows": counts}
+              "adaptive": args.adaptive, "seconds": round(seconds, 1), "rows": counts,
+              "ngram_vocab_md5": digest}
     print(json.dumps(result))
     return result
 

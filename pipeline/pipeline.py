@@ -13,6 +13,7 @@ from components.data_validation import AnomaliesGate, CuratedSchemaGen
 from components.pusher import VersionedPusherExecutor
 from components.serving_baseline import BaselineAwareEvaluator, ServingBaseline
 from components.tfds_example_gen import TfdsExampleGen
+from components.transform import DeterministicTransform
 from pipeline.config import PipelineConfig
 from trainer import signatures
 
@@ -88,14 +89,14 @@ def create_components(config: PipelineConfig) -> List:
         statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"])
     anomalies_gate = AnomaliesGate(anomalies=example_validator.outputs["anomalies"])
 
-    transform = tfx.components.Transform(
+    transform = DeterministicTransform(
         examples=example_gen.outputs["examples"], schema=schema_gen.outputs["schema"],
         preprocessing_fn=PREPROCESSING_FN, custom_config={**config.transform_config(), **code},
         splits_config=tfx.proto.SplitsConfig(analyze=["train"],
                                              transform=["train", "eval"]),
         # Pre/post-transform TFDV statistics: nothing reads them, and over the wide part's
         # n-gram ids they cost minutes. The raw data's statistics (StatisticsGen) gate the run.
-        disable_statistics=True)
+        disable_statistics=True).with_id("Transform")
     transform.add_upstream_node(anomalies_gate)
 
     # Tuner and Trainer see the same data: train on `train`, score on `eval`.
