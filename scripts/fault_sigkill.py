@@ -7,7 +7,9 @@ After each kill, ML Metadata must show the killed component not complete; after 
 every component that had finished before must come from the cache, the killed one must run
 again, and what the next component consumed must be the new run's output, not the killed run's
 partial directory. A reference run in a second output dir, never killed, gives the test
-accuracy the resumed run must match (the pipeline is deterministic for a given seed).
+accuracy the resumed run must match within `--tolerance` (TF's CPU training is not bitwise
+reproducible across processes: float sums in threaded kernels; measured differences are a
+review or two).
 
     .venv/bin/python scripts/fault_sigkill.py --work-dir /tmp/sigkill [run flags...]
 
@@ -73,6 +75,8 @@ def main(argv=None) -> int:
     parser.add_argument("--work-dir", default="/tmp/fault_sigkill")
     parser.add_argument("--delay", type=float, default=4.0,
                         help="Seconds after the component starts before the kill.")
+    parser.add_argument("--tolerance", type=float, default=0.005,
+                        help="Largest test-accuracy difference from the reference run.")
     args, flags = parser.parse_known_args(argv)
     flags = flags or DEFAULT_FLAGS
     os.makedirs(args.work_dir, exist_ok=True)
@@ -127,8 +131,10 @@ def main(argv=None) -> int:
     reference_accuracy = report.latest_run(make_config(
         output_dir=reference_dir)).test_metrics().get("binary_accuracy")
     expect(reference["exit_code"] == 0, "the reference run failed")
-    expect(resumed_accuracy is not None and resumed_accuracy == reference_accuracy,
-           f"resumed accuracy {resumed_accuracy} != reference {reference_accuracy}")
+    expect(resumed_accuracy is not None and reference_accuracy is not None
+           and abs(resumed_accuracy - reference_accuracy) <= args.tolerance,
+           f"resumed accuracy {resumed_accuracy} vs reference {reference_accuracy}: more "
+           f"than {args.tolerance} apart")
     summary = {"flags": flags, "steps": steps, "resumed_test_accuracy": resumed_accuracy,
                "reference_test_accuracy": reference_accuracy,
                "reference_seconds": round(reference["seconds"], 1), "failures": failures}
