@@ -62,7 +62,6 @@ def main(argv=None) -> dict:
     mode = "multi_processing" if args.workers > 1 else "in_memory"
     options = beam.options.pipeline_options.PipelineOptions(
         [f"--direct_running_mode={mode}", f"--direct_num_workers={args.workers}"])
-    counts = {}
 
     batch_size = None if args.adaptive else transform.BATCH_SIZE
 
@@ -85,8 +84,7 @@ def main(argv=None) -> dict:
                                   | f"Transform[{split}]" >> tft_beam.TransformDataset(
                                       output_record_batches=True))
                 _ = (transformed | f"Rows[{split}]" >> beam.Map(lambda batch: batch[0].num_rows)
-                     | f"Sum[{split}]" >> beam.CombineGlobally(sum)
-                     | f"Keep[{split}]" >> beam.Map(lambda n, s=split: counts.update({s: n})))
+                     | f"Sum[{split}]" >> beam.CombineGlobally(sum))
             _ = transform_fn | tft_beam.WriteTransformFn(os.path.join(temp_dir, "graph"))
         seconds = time.perf_counter() - start
         vocabulary = os.path.join(temp_dir, "graph", "transform_fn", "assets",
@@ -98,7 +96,7 @@ def main(argv=None) -> dict:
     result = {"cpu": cpu_model(), "cores": os.cpu_count(), "beam_mode": mode,
               "workers": args.workers, "ngram_vocab_size": config.ngram_vocab_size,
               "ngram_max": config.ngram_max, "ngram_vocab_exact": config.ngram_vocab_exact,
-              "adaptive": args.adaptive, "seconds": round(seconds, 1), "rows": counts,
+              "adaptive": args.adaptive, "seconds": round(seconds, 1),
               "ngram_vocab_md5": digest}
     print(json.dumps(result))
     return result
