@@ -62,15 +62,19 @@ def _is_local(path: str) -> bool:
     return "://" not in path
 
 
-def newest_served_version(serving_dir: str) -> Optional[int]:
+def newest_served_version(serving_dir: str, skip_copies_of: str = "") -> Optional[int]:
     """The newest version TF Serving could load: a numeric dir holding saved_model.pb.
 
     On object stores the Pusher writes saved_model.pb last, so a version without it is a copy
-    still in progress or one that failed.
+    still in progress or one that failed. `skip_copies_of` (a Trainer model URI) passes over
+    versions pushed from that model.
     """
     for version in reversed(version_dirs(serving_dir)):
-        if fileio.exists(os.path.join(serving_dir, str(version), SAVED_MODEL_FILE)):
-            return version
+        if not fileio.exists(os.path.join(serving_dir, str(version), SAVED_MODEL_FILE)):
+            continue
+        if skip_copies_of and pushed_from(serving_dir, version) == skip_copies_of:
+            continue
+        return version
     return None
 
 

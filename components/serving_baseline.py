@@ -28,8 +28,7 @@ from tfx.types import artifact_utils, standard_artifacts, standard_component_spe
 from tfx.types.component_spec import ChannelParameter, ExecutionParameter
 from tfx.utils import io_utils, path_utils
 
-from components.pusher import (SAVED_MODEL_FILE, newest_served_version,  # noqa: F401
-                               pushed_from, version_dirs)
+from components.pusher import SAVED_MODEL_FILE, newest_served_version
 
 SERVED_VERSION_KEY = "served_version"  # Exec property (local cache key) and artifact property.
 NO_VERSION = -1
@@ -42,13 +41,7 @@ def baseline_version(serving_dir: str, candidate_uri: str = "") -> Optional[int]
     baseline stays what it was compared against then (not itself), so locally the whole tail of
     the pipeline is a cache hit, and the Pusher sees the model is already served.
     """
-    for version in reversed(version_dirs(serving_dir)):
-        if not fileio.exists(os.path.join(serving_dir, str(version), SAVED_MODEL_FILE)):
-            continue
-        if candidate_uri and pushed_from(serving_dir, version) == candidate_uri:
-            continue
-        return version
-    return None
+    return newest_served_version(serving_dir, skip_copies_of=candidate_uri)
 
 
 def _candidate_uri(input_dict: Dict[str, List[types.Artifact]]) -> str:

@@ -6,8 +6,9 @@ from tfx.components.evaluator import executor as evaluator_executor
 from tfx.types import standard_artifacts
 
 from components import serving_baseline
+from components.pusher import newest_served_version
 from components.serving_baseline import (BaselineAwareEvaluatorExecutor, ServingBaseline,
-                                         ServingBaselineExecutor, newest_served_version)
+                                         ServingBaselineExecutor)
 
 
 def serve(serving_dir, version, complete=True):
