@@ -20,6 +20,23 @@ from trainer.settings import TunerSettings
 ALGORITHMS = ("random", "bayesian", "hyperband")
 OBJECTIVE = kt.Objective("val_accuracy", direction="max")
 
+
+def plain_trial_output() -> None:
+    """Keras Tuner 1.4 takes any process without an IPython *terminal* for a notebook
+    (`get_ipython()` is None, whose class name lacks "Terminal") and clears the "cell" before
+    each "Trial N Complete" line, writing ANSI clear-line codes into plain logs. Outside
+    IPython it gets a plain newline instead, as it intends."""
+    from keras_tuner.src import utils
+
+    try:
+        import IPython
+
+        outside_ipython = IPython.get_ipython() is None
+    except ImportError:
+        outside_ipython = True
+    if outside_ipython:
+        utils.IS_NOTEBOOK = False
+
 def hparams_from_hp(hp: kt.HyperParameters, base: ModelHParams,
                     space: Dict[str, Any]) -> ModelHParams:
     """Declares the search space on `hp` and returns the model hyperparameters of this trial."""
@@ -53,6 +70,7 @@ def make_tuner(algorithm: str, build, max_trials: int, epochs: int, directory: s
 
 def tuner_fn(fn_args) -> tfx.components.TunerFnResult:
     settings = TunerSettings.from_custom_config(fn_args.custom_config)
+    plain_trial_output()
     space = settings.search_space
     base = ModelHParams.from_dict(settings.hparams)
     tf.keras.utils.set_random_seed(settings.seed)

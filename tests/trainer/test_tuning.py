@@ -49,3 +49,22 @@ def test_tuner_booleans_and_numbers_are_normalized():
     assert hparams.bidirectional is True and isinstance(hparams.units, int)
     # Keras Tuner's Float(0.2, 0.5, step=0.1) hands out 0.30000000000000004.
     assert ModelHParams.from_dict({"dropout": 0.1 + 0.2}).dropout == 0.3
+
+
+def test_trial_lines_carry_no_ansi_codes_outside_ipython():
+    """Keras Tuner clears a 'notebook cell' before each 'Trial N Complete' line; in a plain
+    process that wrote ESC[2K codes into logs."""
+    import subprocess
+    import sys
+
+    code = ("import contextlib, io\n"
+            "from keras_tuner.src import utils\n"
+            "from trainer.tuning import plain_trial_output\n"
+            "plain_trial_output()\n"
+            "out = io.StringIO()\n"
+            "with contextlib.redirect_stdout(out):\n"
+            "    utils.try_clear()\n"
+            "print(repr(out.getvalue()))\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=True)
+    assert result.stdout.strip().splitlines()[-1] == repr("\n")
