@@ -1,13 +1,15 @@
 """How long TFX's Evaluator (TFMA) takes on a finished run's test split, per EvalConfig variant.
 
 Runs the pipeline's own Evaluator executor (no baseline) on the run's TfdsExampleGen `test`
-split and Trainer model, in Beam's in_memory or multi_processing direct runner, and prints
-seconds and the overall metrics (which must not change between variants):
+split, schema and Trainer model, in Beam's in_memory or multi_processing direct runner, and
+prints seconds and the overall metrics (which must not change between variants):
 
-  pipeline  the EvalConfig the pipeline uses (pipeline/pipeline.py:eval_config)
-  keras     the same, as TFMA does by default: the export loaded as a Keras model (in every
-            Beam stage that uses it) and the metrics compiled into it computed as well
-  minimal   `pipeline` with only ExampleCount and BinaryAccuracy, overall slice only
+  pipeline      what the pipeline runs (pipeline/pipeline.py:eval_config, components/evaluator.py)
+  all-columns   `pipeline` with TFMA decoding every raw feature (no schema: TFX's default)
+  label-slices  `pipeline` plus metrics per true label (--eval-label-slices)
+  keras         `label-slices` as TFMA does by default: the export loaded as a Keras model (in
+                every Beam stage that uses it) and the metrics compiled into it computed too
+  minimal       `pipeline` with only ExampleCount and BinaryAccuracy
 
     .venv/bin/python benchmarks/evaluator_speed.py --output-dir pipeline_output --variant keras
 """
@@ -23,7 +25,7 @@ from tfx.types import standard_artifacts
 from tfx.utils import proto_utils
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from components.serving_baseline import BaselineAwareEvaluatorExecutor  # noqa: E402
+from components.evaluator import EvaluatorExecutor  # noqa: E402
 from pipeline import report  # noqa: E402
 from pipeline.config import make_config  # noqa: E402
 from pipeline.pipeline import eval_config  # noqa: E402
@@ -32,13 +34,15 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from serving_latency import cpu_model  # noqa: E402
 
 
+VARIANTS = ("pipeline", "all-columns", "label-slices", "keras", "minimal")
+
+
 def variant_config(variant: str):
-    config = eval_config(make_config())
+    config = eval_config(make_config(eval_label_slices=variant in ("label-slices", "keras")))
     if variant == "keras":
         config.model_specs[0].ClearField("model_type")
         config.ClearField("options")
     elif variant == "minimal":
-        del config.slicing_specs[1:]
         del config.metrics_specs[0].metrics[2:]
     return config
 
@@ -46,7 +50,7 @@ def variant_config(variant: str):
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--output-dir", default="pipeline_output")
-    parser.add_argument("--variant", default="pipeline", choices=("pipeline", "keras", "minimal"))
+    parser.add_argument("--variant", default="pipeline", choices=VARIANTS)
     parser.add_argument("--workers", type=int, default=1,
                         help="1: Beam's in_memory direct runner; N > 1: multi_processing.")
     args = parser.parse_args(argv)
@@ -56,6 +60,11 @@ def main(argv=None) -> dict:
     examples.split_names = '["train", "eval", "test"]'
     model = standard_artifacts.Model()
     model.uri = run.artifact("Trainer", "model").uri
+    inputs = {"examples": [examples], "model": [model]}
+    if args.variant != "all-columns":
+        schema = standard_artifacts.Schema()
+        schema.uri = run.artifact("CuratedSchemaGen", "schema").uri
+        inputs["schema"] = [schema]
     mode = "multi_processing" if args.workers > 1 else "in_memory"
     with tempfile.TemporaryDirectory() as out:
         evaluation = standard_artifacts.ModelEvaluation()
@@ -67,8 +76,8 @@ def main(argv=None) -> dict:
                                 f"--direct_num_workers={args.workers}"],
             tmp_dir=os.path.join(out, "tmp"), unique_id="1")
         start = time.perf_counter()
-        BaselineAwareEvaluatorExecutor(context).Do(
-            {"examples": [examples], "model": [model]},
+        EvaluatorExecutor(context).Do(
+            inputs,
             {"evaluation": [evaluation], "blessing": [blessing]},
             {"eval_config": proto_utils.proto_to_json(variant_config(args.variant)),
              "example_splits": '["test"]', "fairness_indicator_thresholds": "null",

@@ -5,8 +5,8 @@ open-source KFP backend cannot run resolvers at all, and on Vertex the compiled 
 the whole project's metadata store, not this pipeline's models. The serving dir is what "never
 push a worse model" protects and every runner can read it, so `ServingBaseline` copies its
 newest complete version (skipping copies of the candidate itself) into a `Model` artifact, and
-`BaselineAwareEvaluator` evaluates without a baseline when there is none yet (first run: value
-thresholds only, as with an empty resolver).
+the Evaluator (components/evaluator.py) evaluates without a baseline when there is none yet
+(first run: value thresholds only, as with an empty resolver).
 
 Caching: the serving dir is not an input artifact, so a plain cache hit could hand back an old
 baseline. Locally, `ServingBaselineDriver` adds the baseline version to the cache key; Kubeflow
@@ -17,14 +17,12 @@ import os
 from typing import Any, Dict, List, Optional
 
 from tfx import types
-from tfx.components.evaluator import executor as evaluator_executor
-from tfx.components.evaluator.component import Evaluator
 from tfx.dsl.components.base import (base_component, base_driver, base_executor,
                                      executor_spec)
 from tfx.dsl.io import fileio
 from tfx.orchestration.portable import data_types as portable_data_types
 from tfx.proto.orchestration import driver_output_pb2
-from tfx.types import artifact_utils, standard_artifacts, standard_component_specs
+from tfx.types import artifact_utils, standard_artifacts
 from tfx.types.component_spec import ChannelParameter, ExecutionParameter
 from tfx.utils import io_utils, path_utils
 
@@ -104,20 +102,3 @@ class ServingBaseline(base_component.BaseComponent):
         super().__init__(spec=ServingBaselineSpec(
             serving_dir=serving_dir, candidate=candidate,
             model=types.Channel(type=standard_artifacts.Model)))
-
-
-class BaselineAwareEvaluatorExecutor(evaluator_executor.Executor):
-    """TFX's Evaluator, minus an empty baseline (which it would try to load and fail on)."""
-
-    def Do(self, input_dict: Dict[str, List[types.Artifact]],
-           output_dict: Dict[str, List[types.Artifact]], exec_properties: Dict[str, Any]) -> None:
-        key = standard_component_specs.BASELINE_MODEL_KEY
-        baseline = input_dict.get(key)
-        if baseline and not has_baseline(artifact_utils.get_single_instance(baseline)):
-            logging.info("Empty baseline model: evaluating without change thresholds.")
-            input_dict = {k: v for k, v in input_dict.items() if k != key}
-        super().Do(input_dict, output_dict, exec_properties)
-
-
-class BaselineAwareEvaluator(Evaluator):
-    EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(BaselineAwareEvaluatorExecutor)

@@ -36,8 +36,10 @@ def metrics_part(run: report.RunReport) -> list:
     per_slice = [[cell(_slice_name(key))] + [
         cell(_number(name, values.get(name, "")), f"slice:{_slice_name(key)}:{name}")
         for name in METRICS] for key, values in sorted(slices.items()) if key]
-    return ["<h3>TFMA metrics, test split</h3>", table(headers, rows),
-            "<h3>Per slice</h3>", table(["slice", *METRICS], per_slice)]
+    parts = ["<h3>TFMA metrics, test split</h3>", table(headers, rows)]
+    if per_slice:  # --eval-label-slices; per class, the confusion matrix below says it too.
+        parts += ["<h3>Per slice</h3>", table(["slice", *METRICS], per_slice)]
+    return parts
 
 
 def decision_part(run: report.RunReport) -> list:

@@ -2,13 +2,11 @@
 import os
 
 import pytest
-from tfx.components.evaluator import executor as evaluator_executor
 from tfx.types import standard_artifacts
 
 from components import serving_baseline
 from components.pusher import newest_served_version
-from components.serving_baseline import (BaselineAwareEvaluatorExecutor, ServingBaseline,
-                                         ServingBaselineExecutor)
+from components.serving_baseline import ServingBaseline, ServingBaselineExecutor
 
 
 def serve(serving_dir, version, complete=True):
@@ -46,19 +44,6 @@ def test_executor_copies_the_served_model_or_emits_an_empty_baseline(tmp_path):
     assert serving_baseline.has_baseline(baseline)
     with open(tmp_path / "baseline" / "Format-Serving" / "saved_model.pb") as copied:
         assert copied.read() == "model 7"
-
-
-@pytest.mark.parametrize("served", [False, True])
-def test_evaluator_drops_only_an_empty_baseline(tmp_path, monkeypatch, served):
-    seen = {}
-    monkeypatch.setattr(evaluator_executor.Executor, "Do",
-                        lambda self, inputs, outputs, props: seen.update(inputs))
-    if served:
-        serve(tmp_path / "serving", 1)
-    baseline = run_executor(tmp_path / "serving", tmp_path / "baseline")
-    BaselineAwareEvaluatorExecutor().Do({"model": ["candidate"], "baseline_model": [baseline]},
-                                        {}, {})
-    assert ("baseline_model" in seen) is served and seen["model"] == ["candidate"]
 
 
 def test_local_runner_reruns_the_baseline_only_when_the_served_version_changes(tmp_path):

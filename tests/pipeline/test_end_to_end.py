@@ -66,14 +66,13 @@ def test_artifacts_exist(first_run):
     assert os.path.getsize(os.path.join(model_run.uri, "training_curves.png")) > 1000
 
 
-def test_evaluator_reports_test_metrics_with_label_slices(first_run):
+def test_evaluator_reports_test_metrics(first_run):
     metrics = first_run.test_metrics()
     assert metrics["example_count"] == 80  # The whole TFDS test split.
     for name in ("binary_accuracy", "auc", "precision", "recall"):
         assert name in metrics
     assert 0.0 <= metrics["binary_accuracy"] <= 1.0
-    negatives = first_run.test_metrics(((("label", 0),)))
-    assert negatives["example_count"] == sum(tiny_label(i) == 0 for i in range(80))
+    assert first_run.test_metrics(((("label", 0),))) == {}  # --eval-label-slices is off.
     assert first_run.blessed is True
 
 

@@ -42,8 +42,19 @@ def _validate(slice_key, candidate, baseline, **config):
 def test_the_gates_judge_overall_accuracy_not_each_class():
     """A served model that calls everything positive scores 1.0 on the label=1 slice; a gate
     on every slice would refuse every later candidate for scoring less there."""
-    assert _validate((("label", 1),), candidate=0.93, baseline=1.0)
-    assert _validate((("label", 0),), candidate=0.0, baseline=0.5, min_accuracy=0.9)
-    assert _validate((), candidate=0.92, baseline=0.91)
+    slices = {"eval_label_slices": True}
+    assert _validate((("label", 1),), candidate=0.93, baseline=1.0, **slices)
+    assert _validate((("label", 0),), candidate=0.0, baseline=0.5, min_accuracy=0.9, **slices)
+    assert _validate((), candidate=0.92, baseline=0.91, **slices)
     assert not _validate((), candidate=0.90, baseline=0.91)  # The no-regression gate.
     assert not _validate((), candidate=0.80, baseline=0.70, min_accuracy=0.85)  # The bar.
+
+
+def test_label_slices_are_opt_in():
+    from pipeline.config import make_config
+    from pipeline.pipeline import eval_config
+
+    default = eval_config(make_config())
+    assert [list(s.feature_keys) for s in default.slicing_specs] == [[]]
+    sliced = eval_config(make_config(eval_label_slices=True, label_feature="sentiment"))
+    assert [list(s.feature_keys) for s in sliced.slicing_specs] == [[], ["sentiment"]]

@@ -1,0 +1,67 @@
+"""The pipeline's Evaluator executor (components/evaluator.py): what it hands TFX's."""
+import os
+
+import pytest
+from tensorflow_metadata.proto.v0 import schema_pb2
+from tfx.components.evaluator import executor as evaluator_executor
+from tfx.types import standard_artifacts
+from tfx.utils import io_utils, proto_utils
+
+from components.evaluator import EvaluatorExecutor, features_tfma_reads, project_schema
+from pipeline.config import make_config
+from pipeline.pipeline import eval_config
+from tests.kubeflow.test_serving_baseline import run_executor, serve
+
+
+def schema_with(*names) -> schema_pb2.Schema:
+    schema = schema_pb2.Schema(default_environment=["TRAINING", "SERVING"])
+    for name in names:
+        schema.feature.add(name=name, type=schema_pb2.INT if name == "label" else schema_pb2.BYTES)
+    return schema
+
+
+def test_tfma_reads_the_label_and_the_slicing_keys_only():
+    assert features_tfma_reads(eval_config(make_config())) == {"label"}
+    assert features_tfma_reads(eval_config(make_config(
+        eval_label_slices=True, label_feature="sentiment"))) == {"sentiment"}
+
+
+def test_projection_keeps_only_what_tfma_reads():
+    projected = project_schema(schema_with("text", "label"), {"label"})
+    assert [f.name for f in projected.feature] == ["label"]
+    assert list(projected.default_environment) == ["TRAINING", "SERVING"]
+    with pytest.raises(ValueError, match="--label-feature"):
+        project_schema(schema_with("text", "label"), {"sentiment"})
+
+
+def _capture_stock_do(monkeypatch) -> dict:
+    seen = {}
+    monkeypatch.setattr(evaluator_executor.Executor, "Do",
+                        lambda self, inputs, outputs, props: seen.update(inputs))
+    return seen
+
+
+@pytest.mark.parametrize("served", [False, True])
+def test_drops_only_an_empty_baseline(tmp_path, monkeypatch, served):
+    seen = _capture_stock_do(monkeypatch)
+    if served:
+        serve(tmp_path / "serving", 1)
+    baseline = run_executor(tmp_path / "serving", tmp_path / "baseline")
+    EvaluatorExecutor().Do({"model": ["candidate"], "baseline_model": [baseline]}, {}, {})
+    assert ("baseline_model" in seen) is served and seen["model"] == ["candidate"]
+
+
+def test_stock_evaluator_gets_the_schema_cut_to_the_label(tmp_path, monkeypatch):
+    seen = _capture_stock_do(monkeypatch)
+    schema = standard_artifacts.Schema()
+    schema.uri = str(tmp_path / "schema")
+    io_utils.write_pbtxt_file(os.path.join(schema.uri, "schema.pbtxt"),
+                              schema_with("text", "label"))
+    context = EvaluatorExecutor.Context(tmp_dir=str(tmp_path / "tmp"), unique_id="1")
+    props = {"eval_config": proto_utils.proto_to_json(eval_config(make_config()))}
+    EvaluatorExecutor(context).Do({"model": ["candidate"], "schema": [schema]}, {}, props)
+    handed = io_utils.SchemaReader().read(
+        io_utils.get_only_uri_in_dir(seen["schema"][0].uri))
+    assert [f.name for f in handed.feature] == ["label"]
+    original = io_utils.SchemaReader().read(os.path.join(schema.uri, "schema.pbtxt"))
+    assert [f.name for f in original.feature] == ["text", "label"]  # Untouched.
