@@ -1,4 +1,5 @@
-"""ExampleGen over a TFDS dataset: `train`/`eval` hashed from TFDS `train`, `test` = TFDS `test`.
+"""ExampleGen over a TFDS dataset: `train`/`eval` hashed from TFDS `train`, `test` = TFDS `test`,
+and optionally `unlabeled` = a TFDS split of unlabeled reviews (for distillation, label -1).
 
 TFX's FileBasedExampleGen cannot mix a hash split of one input split with a second input split
 kept whole, and the official TFDS test split must stay untouched for the final evaluation, so
@@ -19,6 +20,7 @@ from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils, standard_artifacts
 from tfx.types.component_spec import ChannelParameter, ExecutionParameter
 from trainer.errors import UserError
+from trainer.preprocessing import UNLABELED_SPLIT
 
 SPLITS = ("train", "eval", "test")
 _METRICS_NAMESPACE = "tfds_example_gen"
@@ -34,7 +36,8 @@ class TfdsDataError(UserError, RuntimeError):
 
 
 def load_tfds_builder(dataset: str, data_dir: str, text_feature: str = "text",
-                      label_feature: str = "label", download: bool = True):
+                      label_feature: str = "label", download: bool = True,
+                      unlabeled_split: str = ""):
     """Returns a prepared TFDS builder, downloading where the network allows.
 
     Raises TfdsDataError with an actionable message instead of TFDS's deep stack traces; the
@@ -64,10 +67,11 @@ def load_tfds_builder(dataset: str, data_dir: str, text_feature: str = "text",
         raise TfdsDataError(f"TFDS dataset {dataset!r} has no feature(s) {missing}; its "
                             f"features are {sorted(features.keys())}. Set --text-feature / "
                             "--label-feature.")
-    for split in ("train", "test"):
+    for split in ("train", "test", *([unlabeled_split] if unlabeled_split else [])):
         if split not in builder.info.splits:
-            raise TfdsDataError(f"TFDS dataset {dataset!r} has no {split!r} split; it has "
-                                f"{sorted(builder.info.splits.keys())}.")
+            hint = " (--unlabeled-split)" if split == unlabeled_split else ""
+            raise TfdsDataError(f"TFDS dataset {dataset!r} has no {split!r} split{hint}; it "
+                                f"has {sorted(builder.info.splits.keys())}.")
         verify_shards(builder.info.splits[split])
     return builder
 
@@ -134,10 +138,13 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         label_feature = exec_properties["label_feature"]
         eval_percent = int(exec_properties["eval_percent"])
         max_examples = int(exec_properties.get("max_examples") or 0)
+        unlabeled_split = exec_properties.get("unlabeled_split") or ""
         builder = load_tfds_builder(exec_properties["dataset"], exec_properties["data_dir"],
-                                    text_feature, label_feature)
+                                    text_feature, label_feature,
+                                    unlabeled_split=unlabeled_split)
         limit = f"[:{max_examples}]" if max_examples else ""
-        examples.split_names = artifact_utils.encode_split_names(list(SPLITS))
+        splits = list(SPLITS) + ([UNLABELED_SPLIT] if unlabeled_split else [])
+        examples.split_names = artifact_utils.encode_split_names(splits)
 
         def write(records, split):
             prefix = os.path.join(artifact_utils.get_split_uri([examples], split),
@@ -161,10 +168,12 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         write(train, "train")
         write(evaluation, "eval")
         write(read("test"), "test")
+        if unlabeled_split:
+            write(read(unlabeled_split), UNLABELED_SPLIT)
         result = pipeline.run()
         result.wait_until_finish()
 
-        counts = {split: 0 for split in SPLITS}
+        counts = {split: 0 for split in splits}
         for counter in result.metrics().query(
                 beam.metrics.MetricsFilter().with_namespace(_METRICS_NAMESPACE))["counters"]:
             counts[counter.key.metric.name] = counter.committed or counter.attempted or 0
@@ -191,21 +200,24 @@ class TfdsExampleGenSpec(types.ComponentSpec):
         "label_feature": ExecutionParameter(type=str),
         "eval_percent": ExecutionParameter(type=int),
         "max_examples": ExecutionParameter(type=int),
+        "unlabeled_split": ExecutionParameter(type=str, optional=True),
     }
     INPUTS = {}
     OUTPUTS = {"examples": ChannelParameter(type=standard_artifacts.Examples)}
 
 
 class TfdsExampleGen(base_beam_component.BaseBeamComponent):
-    """Emits `Examples` with splits train/eval (hash of the text) and test (TFDS test)."""
+    """Emits `Examples` with splits train/eval (hash of the text) and test (TFDS test), plus
+    `unlabeled` (the TFDS split named by `unlabeled_split`, if any)."""
 
     SPEC_CLASS = TfdsExampleGenSpec
     EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(Executor)
 
     def __init__(self, dataset: str = "imdb_reviews/plain_text", data_dir: str = "",
                  text_feature: str = "text", label_feature: str = "label",
-                 eval_percent: int = 10, max_examples: int = 0):
+                 eval_percent: int = 10, max_examples: int = 0, unlabeled_split: str = ""):
         super().__init__(spec=TfdsExampleGenSpec(
             dataset=dataset, data_dir=data_dir, text_feature=text_feature,
             label_feature=label_feature, eval_percent=eval_percent, max_examples=max_examples,
+            unlabeled_split=unlabeled_split or None,
             examples=types.Channel(type=standard_artifacts.Examples)))

@@ -1,6 +1,7 @@
 """CPU, memory and GPU limits per component, set as TFX platform config (a KFP ResourceSpec).
 
-The Trainer and the Tuner (which trains every trial) get the GPUs; their recurrent layers keep
+The Trainer, the Tuner (which trains every trial) and, with distillation, the Teacher get
+the GPUs; their recurrent layers keep
 the settings that select cuDNN (trainer/models.py). 8 vCPU / 30 GB fits an n1-standard-8, the
 machine family Vertex attaches T4/V100/P100 GPUs to. Beam components run Beam's DirectRunner in
 the pod unless --beam-pipeline-args send them to Dataflow (then the pod only submits the job).
@@ -12,10 +13,10 @@ from tfx.dsl.components.base import base_component
 
 ResourceSpec = pipeline_spec_pb2.PipelineDeploymentConfig.PipelineContainerSpec.ResourceSpec
 
-GPU_COMPONENTS = ("Tuner", "Trainer")
+GPU_COMPONENTS = ("Tuner", "Trainer", "Teacher")
 # component id -> (vCPU, memory in GB); anything not listed gets LIGHT.
 LIMITS: Dict[str, Tuple[float, float]] = {
-    "Trainer": (8, 30), "Tuner": (8, 30),
+    "Trainer": (8, 30), "Tuner": (8, 30), "Teacher": (8, 30),
     "TfdsExampleGen": (4, 16), "StatisticsGen": (4, 16), "Transform": (4, 16),
     "Evaluator": (4, 16),
 }

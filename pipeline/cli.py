@@ -62,7 +62,8 @@ def preflight(config: PipelineConfig) -> PipelineConfig:
     print(f"[preflight] TFDS {config.tfds_full_name} in {config.resolved_tfds_data_dir}",
           flush=True)
     builder = load_tfds_builder(config.tfds_full_name, config.resolved_tfds_data_dir,
-                                config.text_feature, config.label_feature)
+                                config.text_feature, config.label_feature,
+                                unlabeled_split=config.unlabeled_split)
     print(f"[preflight] splits: { {k: v.num_examples for k, v in builder.info.splits.items()} }",
           flush=True)
     path = config.resolved_glove_path

@@ -52,6 +52,10 @@ class PipelineConfig:
     label_feature: str = _field("label", "Name of the 0/1 label feature.")
     eval_percent: int = _field(10, "Percent of TFDS 'train' hashed into the 'eval' split.")
     max_examples: int = _field(0, "Read at most this many examples per TFDS split (0 = all).")
+    unlabeled_split: str = _field("", "TFDS split of unlabeled reviews (IMDB: 'unsupervised') "
+                                  "to distil on: the model trained as node 'Teacher' labels "
+                                  "them and a student trained on them plus train is the one "
+                                  "evaluated and pushed ('' = off; ~2x the training time).")
 
     # Preprocessing (Transform).
     vocab_size: int = _field(20000, "Top-k words kept by the vocabulary.")

@@ -17,9 +17,11 @@ from components.tfds_example_gen import TfdsExampleGen
 from components.transform import DeterministicTransform
 from pipeline.config import PipelineConfig
 from trainer import signatures
+from trainer.preprocessing import UNLABELED_SPLIT
 
 PREPROCESSING_FN = "trainer.preprocessing.preprocessing_fn"
 RUN_FN = "trainer.training.run_fn"
+DISTILL_RUN_FN = "trainer.distill.run_fn"
 TUNER_FN = "trainer.tuning.tuner_fn"
 
 
@@ -86,20 +88,25 @@ def create_components(config: PipelineConfig) -> List:
     example_gen = TfdsExampleGen(
         dataset=config.tfds_full_name, data_dir=config.resolved_tfds_data_dir,
         text_feature=config.text_feature, label_feature=config.label_feature,
-        eval_percent=config.eval_percent, max_examples=config.max_examples)
-    statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
+        eval_percent=config.eval_percent, max_examples=config.max_examples,
+        unlabeled_split=config.unlabeled_split)
+    # Unlabeled reviews (label -1) are neither described by the schema nor validated.
+    unlabeled = [UNLABELED_SPLIT] if config.unlabeled_split else []
+    statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"],
+                                                  exclude_splits=unlabeled)
     schema_gen = CuratedSchemaGen(statistics=statistics_gen.outputs["statistics"],
                                   text_feature=config.text_feature,
                                   label_feature=config.label_feature)
     example_validator = tfx.components.ExampleValidator(
-        statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"])
+        statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"],
+        exclude_splits=unlabeled)
     anomalies_gate = AnomaliesGate(anomalies=example_validator.outputs["anomalies"])
 
     transform = DeterministicTransform(
         examples=example_gen.outputs["examples"], schema=schema_gen.outputs["schema"],
         preprocessing_fn=PREPROCESSING_FN, custom_config={**config.transform_config(), **code},
         splits_config=tfx.proto.SplitsConfig(analyze=["train"],
-                                             transform=["train", "eval"]),
+                                             transform=["train", "eval", *unlabeled]),
         # Pre/post-transform TFDV statistics: nothing reads them, and over the wide part's
         # n-gram ids they cost minutes. The raw data's statistics (StatisticsGen) gate the run.
         disable_statistics=True).with_id("Transform")
@@ -115,6 +122,19 @@ def create_components(config: PipelineConfig) -> List:
     trainer = tfx.components.Trainer(run_fn=RUN_FN, hyperparameters=hyperparameters,
                                      custom_config={**config.trainer_config(), **code},
                                      **training_inputs)
+    training_nodes = [trainer]
+    if config.unlabeled_split:
+        # Distillation (trainer/distill.py): the model above becomes the teacher; the student
+        # keeps the id "Trainer", so everything downstream reads the model it exports.
+        trainer = trainer.with_id("Teacher")
+        student = tfx.components.Trainer(
+            run_fn=DISTILL_RUN_FN, hyperparameters=hyperparameters,
+            base_model=trainer.outputs["model"],
+            custom_config={**config.trainer_config(), **code},
+            **{**training_inputs,
+               "train_args": tfx.proto.TrainArgs(splits=["train", UNLABELED_SPLIT])})
+        training_nodes.append(student)
+        trainer = student
 
     # The baseline is what TF Serving serves now (components/serving_baseline.py): no ML
     # Metadata resolver, so every runner (local, Vertex, open-source KFP) gates the same way.
@@ -140,7 +160,7 @@ def create_components(config: PipelineConfig) -> List:
         custom_executor_spec=executor_spec.ExecutorClassSpec(VersionedPusherExecutor))
 
     return [example_gen, statistics_gen, schema_gen, example_validator, anomalies_gate,
-            transform, *tuning_nodes, trainer, baseline_model, evaluator, pusher]
+            transform, *tuning_nodes, *training_nodes, baseline_model, evaluator, pusher]
 
 
 def _hyperparameter_source(config: PipelineConfig, training_inputs: dict, code: dict):

@@ -26,7 +26,7 @@ class TinyImdb(tfds.core.GeneratorBasedBuilder):
 
     VERSION = tfds.core.Version("1.0.0")
     BUILDER_CONFIGS = [tfds.core.BuilderConfig(name="plain_text")]
-    NUM_EXAMPLES = {"train": 240, "test": 80}
+    NUM_EXAMPLES = {"train": 240, "test": 80, "unsupervised": 120}
 
     def _info(self):
         return tfds.core.DatasetInfo(builder=self, features=tfds.features.FeaturesDict({
@@ -40,8 +40,8 @@ class TinyImdb(tfds.core.GeneratorBasedBuilder):
     def _generate_examples(self, split, count):
         rng = random.Random(f"{split}-seed")
         for index in range(count):
-            yield f"{split}-{index}", {"text": synthetic_review(rng, index % 2),
-                                        "label": tiny_label(index)}
+            label = -1 if split == "unsupervised" else tiny_label(index)  # As in IMDB.
+            yield f"{split}-{index}", {"text": synthetic_review(rng, index % 2), "label": label}
 
 
 def tiny_label(index: int) -> int:

@@ -41,7 +41,7 @@ def trim_padding(tokens: tf.Tensor) -> tf.Tensor:
     return tokens[:, first:last]
 
 
-def _bucketed(dataset: tf.data.Dataset, batch_size: int,
+def bucketed(dataset: tf.data.Dataset, batch_size: int,
               boundaries: Sequence[int]) -> tf.data.Dataset:
     """Unbatched (features, label) -> batches of reviews of similar length, cut to the longest."""
     def cut(features, label):
@@ -82,7 +82,7 @@ def make_dataset(fn_args, patterns, tft_output: tft.TFTransformOutput, label: st
         dataset = dataset.map(lambda features, labels: ({
             name: features[name] for name in (preprocessing.TOKENS_FEATURE,
                                               preprocessing.LENGTH_FEATURE)}, labels))
-        dataset = _bucketed(dataset.unbatch(), batch_size, length_buckets)
+        dataset = bucketed(dataset.unbatch(), batch_size, length_buckets)
         if repeat:  # Buckets fill at different rates; mix the lengths across steps again.
             dataset = dataset.shuffle(64, seed=seed)
     else:

@@ -12,6 +12,7 @@ REVIEW_FEATURE = "review"  # The raw text, passed through: real eval reviews for
 NGRAMS_FEATURE = "ngrams"  # Ids of the review's distinct word n-grams (the wide part), 0 = none.
 NGRAM_VOCAB_NAME = "ngram_vocab"
 VOCAB_NAME = "vocab"
+UNLABELED_SPLIT = "unlabeled"  # Reviews without labels (label -1), for distillation only.
 PADDING_ID = 0  # Ids 1..vocab are words by frequency, then the OOV buckets.
 
 _HTML_TAG = r"<[^>]*>"

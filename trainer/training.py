@@ -77,14 +77,14 @@ def fit_with_callbacks(model: tf.keras.Model, train: tf.data.Dataset,
             "weight_averaging": keep_better_weights(model, averaging, evaluation)}
 
 
-def add_wide_part(deep: tf.keras.Model, fn_args, tft_output: tft.TFTransformOutput,
-                  settings: TrainerSettings):
-    """Fits the wide part (trainer/wide.py) and the deep/wide mix on eval; the combined model
-    and the eval accuracies of each part and of the mix."""
+def add_wide_part(deep: tf.keras.Model, train_files, eval_files,
+                  tft_output: tft.TFTransformOutput, settings: TrainerSettings):
+    """Fits the wide part (trainer/wide.py) on labelled `train_files` and the deep/wide mix on
+    eval; the combined model and the eval accuracies of each part and of the mix."""
     width = tft_output.vocabulary_size_by_name(preprocessing.NGRAM_VOCAB_NAME) + 1
-    train_x, train_y, _ = wide.read_split(fn_args.train_files, settings.label_feature, width)
-    eval_x, eval_y, eval_tokens = wide.read_split(fn_args.eval_files, settings.label_feature,
-                                                  width, with_tokens=True)
+    train_x, train_y, _ = wide.read_split(train_files, settings.label_feature, width)
+    eval_x, eval_y, eval_tokens = wide.read_split(eval_files, settings.label_feature, width,
+                                                  with_tokens=True)
     part = wide.fit_wide(train_x, train_y, eval_x, eval_y, settings.wide_c_values)
     tokens = tf.keras.preprocessing.sequence.pad_sequences(eval_tokens, padding="post")
     deep_probability = deep.predict(
@@ -150,12 +150,19 @@ def run_fn(fn_args) -> None:
                      summary["ensemble_eval_accuracy"],
                      [max(run["history"]["val_accuracy"]) for run in runs])
     if preprocessing.NGRAMS_FEATURE in tft_output.transformed_feature_spec():
-        model, summary["wide_and_deep"] = add_wide_part(model, fn_args, tft_output, settings)
+        model, summary["wide_and_deep"] = add_wide_part(model, fn_args.train_files,
+                                                        fn_args.eval_files, tft_output, settings)
+    write_outputs(model, summary, [run["history"] for run in runs], fn_args, tft_output,
+                  settings)
+
+
+def write_outputs(model: tf.keras.Model, summary: Dict[str, Any], histories, fn_args,
+                  tft_output: tft.TFTransformOutput, settings: TrainerSettings) -> None:
+    """training_summary.json and the curves into model_run; the serving export into model."""
     with tf.io.gfile.GFile(os.path.join(fn_args.model_run_dir, "training_summary.json"),
                            "w") as out:
         json.dump(summary, out, indent=2, default=float)
-    plot_history([run["history"] for run in runs],
-                 os.path.join(fn_args.model_run_dir, "training_curves.png"))
+    plot_history(histories, os.path.join(fn_args.model_run_dir, "training_curves.png"))
     export.export_serving_model(
         model, tft_output, settings.text_feature, settings.label_feature,
         fn_args.serving_model_dir,

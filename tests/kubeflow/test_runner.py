@@ -191,3 +191,15 @@ def test_vertex_accelerators_and_names_follow_aiplatform():
     longest = "a" * 113
     assert VERTEX_NAME.fullmatch(longest) and not VERTEX_NAME.fullmatch(longest + "a")
     assert vertex_constants._VALID_NAME_PATTERN.match(f"{longest}-20260101120000")
+
+
+def test_distillation_adds_a_gpu_teacher_feeding_the_trainer(tmp_path):
+    code, compiled = compile_cli(tmp_path, "kfp", "--unlabeled-split", "unsupervised",
+                                 "--gpus", "1")
+    assert code == 0 and spec_problems(compiled, "kfp") == []
+    tasks = compiled["root"]["dag"]["tasks"]
+    assert set(tasks) >= {"Teacher", "Trainer"}
+    assert tasks["Trainer"]["inputs"]["artifacts"]["base_model"]["taskOutputArtifact"] == {
+        "outputArtifactKey": "model", "producerTask": "Teacher"}
+    for task in ("Teacher", "Trainer"):
+        assert "accelerator" in executor(compiled, task)["resources"], task

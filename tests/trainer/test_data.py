@@ -27,7 +27,7 @@ def test_length_buckets_group_similar_lengths_and_cut_each_batch():
         tokens[row, :length] = rng.integers(1, 9, size=length)
     features = {preprocessing.TOKENS_FEATURE: tokens, preprocessing.LENGTH_FEATURE: lengths}
     dataset = tf.data.Dataset.from_tensor_slices((features, lengths % 2))
-    batches = list(data._bucketed(dataset, 8, (10, 20, 40)))
+    batches = list(data.bucketed(dataset, 8, (10, 20, 40)))
     seen = 0
     for batch_tokens, labels in batches:
         batch_lengths = np.count_nonzero(batch_tokens.numpy(), axis=1)
