@@ -6,7 +6,8 @@ Two changes to the stock executor, both about what it reads, none about what it 
   loaded, so the first run is judged by the value threshold alone, as with an empty resolver.
 - TFMA decodes only the features it reads itself (labels, weights, slicing keys). The model
   parses the serialized examples on its own, so turning every review's text into Arrow as well
-  was wasted work: 1.5 s of ~39 s on IMDB's test split (benchmarks/evaluator_speed.py).
+  is wasted work (on IMDB's test split 37.3 s instead of 38.8 s once, within run-to-run noise
+  in later runs: benchmarks/evaluator_speed.py --variant all-columns).
 """
 import logging
 import os

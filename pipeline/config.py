@@ -55,7 +55,7 @@ class PipelineConfig:
     unlabeled_split: str = _field("", "TFDS split of unlabeled reviews (IMDB: 'unsupervised') "
                                   "to distil on: the model trained as node 'Teacher' labels "
                                   "them and a student trained on them plus train is the one "
-                                  "evaluated and pushed ('' = off; ~2x the training time).")
+                                  "evaluated and pushed ('' = off; ~3x the wall time on IMDB).")
 
     # Preprocessing (Transform).
     vocab_size: int = _field(20000, "Top-k words kept by the vocabulary.")

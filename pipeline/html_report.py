@@ -179,6 +179,9 @@ def training_section(run: report.RunReport) -> str:
         parts.append(para(f"Ensemble of {len(members)} (probabilities averaged): eval accuracy "
                           f'<span data-key="ensemble_eval">'
                           f"{summary['ensemble_eval_accuracy']:.4f}</span>."))
+    if "distillation" in summary:
+        parts.append(para('<span data-key="distillation">'
+                          f"{esc(report.distillation_text(summary['distillation']))}</span>."))
     wide = summary.get("wide_and_deep")
     if wide:
         parts += ["<h3>Wide and deep</h3>", table(["part", "eval accuracy"], [

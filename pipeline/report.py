@@ -155,6 +155,12 @@ class RunReport:
         return json.loads(read_text(path)) if path and tf.io.gfile.exists(path) else {}
 
 
+def distillation_text(distillation: dict) -> str:
+    return (f"a student trained on {distillation['labelled_reviews']} labelled reviews and "
+            f"{distillation['unlabeled_reviews']} unlabeled ones the Teacher labelled "
+            f"({100 * distillation['teacher_positive_fraction']:.1f}% positive)")
+
+
 def read_text(path: str) -> str:
     with tf.io.gfile.GFile(path) as handle:
         return handle.read()
@@ -326,6 +332,8 @@ def format_report(report: RunReport, plots: Optional[Dict[str, str]] = None) -> 
         if "ensemble_eval_accuracy" in summary:
             lines.append(f"Ensemble of {len(runs)}:      eval accuracy "
                          f"{summary['ensemble_eval_accuracy']:.4f} (the exported model)")
+        if "distillation" in summary:
+            lines.append(f"Distillation:       {distillation_text(summary['distillation'])}")
     metrics = report.test_metrics()
     if metrics:
         shown = ", ".join(f"{k}={v:.4f}" for k, v in sorted(metrics.items())

@@ -57,3 +57,12 @@ def test_the_student_learns_from_the_teachers_labels_and_is_pushed(distilled_run
     loaded = tf.saved_model.load(pushed)
     probability = loaded.signatures["serving_raw_text"](text=tf.constant(["great film"]))
     assert 0.0 <= float(probability["probability"][0, 0]) <= 1.0
+
+
+def test_reports_say_the_exported_model_is_a_student(distilled_run):
+    from pipeline import html_report, report
+
+    text = report.format_report(distilled_run)
+    assert "Distillation:       a student trained on" in text and "120 unlabeled" in text
+    page = html_report.training_section(distilled_run)
+    assert 'data-key="distillation"' in page and "120 unlabeled" in page
