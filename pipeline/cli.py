@@ -85,14 +85,19 @@ def preflight(config: PipelineConfig) -> PipelineConfig:
 
 
 class _StageFilter(logging.Filter):
-    """Keeps TFX's stage boundaries and the trainer's own lines; drops TFX's proto dumps."""
+    """Keeps TFX's stage boundaries and every line of our own code (trainer/, components/);
+    drops TFX's proto dumps."""
 
-    KEEP = ("is running.", "is finished.", "GloVe", "Training with", "Evaluation complete",
-            "Model pushed", "Tuning:", "Best HyperParameters", "Tuner embedding")
+    KEEP = ("is running.", "is finished.", "Evaluation complete", "Model pushed",
+            "Best HyperParameters")
+    OWN_CODE = tuple(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                  package) + os.sep for package in ("trainer", "components"))
 
     def filter(self, record: logging.LogRecord) -> bool:
         if record.levelno >= logging.WARNING:
             return not record.getMessage().startswith("ArtifactQuery.property_predicate")
+        if os.path.abspath(record.pathname).startswith(self.OWN_CODE):
+            return True
         message = record.getMessage()
         return len(message) < 400 and any(key in message for key in self.KEEP)
 

@@ -35,3 +35,27 @@ def test_other_exceptions_keep_their_traceback(monkeypatch):
     monkeypatch.setattr(cli, "cmd_report", fail)
     with pytest.raises(KeyError):
         cli.main(["report"])
+
+
+def test_run_log_keeps_our_own_lines_and_stage_boundaries_only():
+    """`imdb-pipeline run` without --verbose: every line our trainer/components log (e.g. the
+    wide part's and the distillation's summaries) stays; TFX's INFO chatter goes."""
+    import logging
+    import os
+
+    import trainer
+    import tfx
+    from pipeline.cli import _StageFilter
+
+    def record(module_dir, message, level=logging.INFO):
+        return logging.LogRecord("root", level, os.path.join(module_dir, "x.py"), 1, message,
+                                 None, None)
+
+    trainer_dir = os.path.dirname(trainer.__file__)
+    tfx_dir = os.path.dirname(tfx.__file__)
+    keep = _StageFilter().filter
+    assert keep(record(trainer_dir, "Wide and deep on eval: {...}"))
+    assert keep(record(trainer_dir, "Teacher labelled 50000 unlabeled reviews"))
+    assert keep(record(tfx_dir, "node Trainer is running."))
+    assert not keep(record(tfx_dir, "Using deployment config: executor_specs { ... }"))
+    assert keep(record(tfx_dir, "anything at all", logging.WARNING))
