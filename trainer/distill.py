@@ -66,11 +66,9 @@ def soft_labelled_dataset(tokens: tf.RaggedTensor, targets: np.ndarray, batch_si
     dataset = tf.data.Dataset.from_tensor_slices((
         {preprocessing.TOKENS_FEATURE: tokens, preprocessing.LENGTH_FEATURE: lengths},
         targets)).shuffle(len(targets), seed=seed, reshuffle_each_iteration=True).repeat()
-    dataset = dataset.map(lambda features, target: (
-        {preprocessing.TOKENS_FEATURE: features[preprocessing.TOKENS_FEATURE].to_tensor()
-         if isinstance(features[preprocessing.TOKENS_FEATURE], tf.RaggedTensor)
-         else features[preprocessing.TOKENS_FEATURE],
-         preprocessing.LENGTH_FEATURE: features[preprocessing.LENGTH_FEATURE]}, target))
+    # Slices of a ragged tensor come with a RaggedTensorSpec that padded_batch refuses; inside a
+    # map they are plain Tensors, so an identity map hands on TensorSpec elements.
+    dataset = dataset.map(lambda features, target: (features, target))
     if length_buckets:
         return data.bucketed(dataset, batch_size, length_buckets).prefetch(tf.data.AUTOTUNE)
     return dataset.padded_batch(batch_size).map(
@@ -86,8 +84,8 @@ def agreement(targets, probabilities):
 
 def run_fn(fn_args) -> None:
     settings = TrainerSettings.from_custom_config(fn_args.custom_config)
-    hparams = training.resolve_hparams(settings.hparams, getattr(fn_args, "hyperparameters",
-                                                                 None))
+    tuned = getattr(fn_args, "hyperparameters", None)
+    hparams = training.resolve_hparams(settings.hparams, tuned)
     tft_output = tft.TFTransformOutput(fn_args.transform_graph_path)
     train_files, unlabeled_files = split_patterns(fn_args.train_files)
     if not fn_args.base_model:
@@ -116,13 +114,11 @@ def run_fn(fn_args) -> None:
         student, soft_labelled_dataset(tokens, targets, settings.batch_size,
                                        settings.length_buckets, settings.seed),
         evaluation, steps, settings, fn_args.model_run_dir)
-    summary = {"hparams": hparams.to_dict(), "embedding": embedding_info,
-               "hparams_source": "tuner artifact" if getattr(fn_args, "hyperparameters", None)
-               else "config", "steps_per_epoch": steps, **run,
-               "distillation": {"labelled_reviews": len(train_targets),
-                                "unlabeled_reviews": len(soft_targets),
-                                "teacher_positive_fraction": float(np.mean(soft_targets > 0.5)),
-                                "teacher": fn_args.base_model}}
+    summary = training.summary_head(hparams, embedding_info, tuned, steps, run)
+    summary["distillation"] = {"labelled_reviews": len(train_targets),
+                               "unlabeled_reviews": len(soft_targets),
+                               "teacher_positive_fraction": float(np.mean(soft_targets > 0.5)),
+                               "teacher": fn_args.base_model}
     model = student
     if preprocessing.NGRAMS_FEATURE in tft_output.transformed_feature_spec():
         model, summary["wide_and_deep"] = training.add_wide_part(

@@ -139,9 +139,7 @@ def run_fn(fn_args) -> None:
                                        evaluation, steps, settings, log_dir))
         members.append(member)
     model = members[0] if size == 1 else models.average_ensemble(members)
-    summary = {"hparams": hparams.to_dict(), "embedding": embedding_info,
-               "hparams_source": "tuner artifact" if tuned else "config",
-               "steps_per_epoch": steps, **runs[0]}
+    summary = summary_head(hparams, embedding_info, tuned, steps, runs[0])
     if size > 1:
         summary["members"] = runs
         summary["ensemble_eval_accuracy"] = model.evaluate(evaluation, verbose=0,
@@ -154,6 +152,14 @@ def run_fn(fn_args) -> None:
                                                         fn_args.eval_files, tft_output, settings)
     write_outputs(model, summary, [run["history"] for run in runs], fn_args, tft_output,
                   settings)
+
+
+def summary_head(hparams: ModelHParams, embedding_info: Dict[str, Any], tuned, steps: int,
+                 run: Dict[str, Any]) -> Dict[str, Any]:
+    """What training_summary.json starts with, for every Trainer of the pipeline."""
+    return {"hparams": hparams.to_dict(), "embedding": embedding_info,
+            "hparams_source": "tuner artifact" if tuned else "config",
+            "steps_per_epoch": steps, **run}
 
 
 def write_outputs(model: tf.keras.Model, summary: Dict[str, Any], histories, fn_args,

@@ -37,6 +37,7 @@ def plain_trial_output() -> None:
     if outside_ipython:
         utils.IS_NOTEBOOK = False
 
+
 def hparams_from_hp(hp: kt.HyperParameters, base: ModelHParams,
                     space: Dict[str, Any]) -> ModelHParams:
     """Declares the search space on `hp` and returns the model hyperparameters of this trial."""
