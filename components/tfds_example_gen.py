@@ -4,7 +4,9 @@ and optionally `unlabeled` = a TFDS split of unlabeled reviews (for distillation
 TFX's FileBasedExampleGen cannot mix a hash split of one input split with a second input split
 kept whole, and the official TFDS test split must stay untouched for the final evaluation, so
 this component reads TFDS itself (streamed by Beam with `tfds.beam.ReadFromTFDS`) and writes a
-standard `Examples` artifact (gzipped TFRecords of tf.Example under `Split-<name>/`).
+standard `Examples` artifact (gzipped TFRecords of tf.Example under `Split-<name>/`). Each
+review is written as the exact bytes TFDS stores (`text_bytes`), and `eval` membership is the
+md5 of those bytes, so it is the same on every run and machine.
 """
 import hashlib
 import json
@@ -12,6 +14,7 @@ import os
 from typing import Any, Dict, List
 
 import apache_beam as beam
+import numpy as np
 import tensorflow as tf
 from tfx import types
 from tfx.components.util import examples_utils
@@ -101,13 +104,35 @@ def hash_bucket(text: bytes, buckets: int = 100) -> int:
     return int.from_bytes(hashlib.md5(text).digest()[:8], "little") % buckets
 
 
-def _text_bytes(text) -> bytes:
-    return text if isinstance(text, bytes) else str(text).encode("utf-8")
+def text_bytes(value) -> bytes:
+    """A review's bytes exactly as TFDS stores them.
+
+    `ReadFromTFDS` yields dicts of eager `tf.Tensor`s: their value is `.numpy()`, never
+    `str()`, which gives the tensor's printed form (`tf.Tensor(b"...", shape=(), ...)`, every
+    non-ASCII byte escaped) and made training text differ from what clients send. Anything
+    that is not a scalar string is refused rather than printed.
+    """
+    if hasattr(value, "numpy"):
+        value = value.numpy()
+    if isinstance(value, np.ndarray) and value.shape == () and value.dtype.kind in "SUO":
+        value = value.item()
+    if isinstance(value, str):
+        return value.encode("utf-8")
+    if isinstance(value, bytes):
+        return value
+    raise TfdsDataError(f"a text feature must be one string per review, got "
+                        f"{type(value).__name__} {str(value)[:80]!r}; check --text-feature")
+
+
+def label_int(value) -> int:
+    if hasattr(value, "numpy"):
+        value = value.numpy()
+    return int(np.asarray(value).item())
 
 
 def _to_tf_example(record: Dict[str, Any], text_feature: str, label_feature: str) -> bytes:
-    text = _text_bytes(record[text_feature])
-    label = int(record[label_feature])
+    text = text_bytes(record[text_feature])
+    label = label_int(record[label_feature])
     return tf.train.Example(features=tf.train.Features(feature={
         text_feature: tf.train.Feature(bytes_list=tf.train.BytesList(value=[text])),
         label_feature: tf.train.Feature(int64_list=tf.train.Int64List(value=[label])),
@@ -163,7 +188,7 @@ class Executor(base_beam_executor.BaseBeamExecutor):
 
         pipeline = self._make_beam_pipeline()
         train, evaluation = read("train") | "HashSplit" >> beam.Partition(
-            lambda record, _: int(hash_bucket(_text_bytes(record[text_feature])) < eval_percent),
+            lambda record, _: int(hash_bucket(text_bytes(record[text_feature])) < eval_percent),
             2)
         write(train, "train")
         write(evaluation, "eval")

@@ -41,7 +41,27 @@ class TinyImdb(tfds.core.GeneratorBasedBuilder):
         rng = random.Random(f"{split}-seed")
         for index in range(count):
             label = -1 if split == "unsupervised" else tiny_label(index)  # As in IMDB.
-            yield f"{split}-{index}", {"text": synthetic_review(rng, index % 2), "label": label}
+            yield f"{split}-{index}", {"text": tiny_text(rng, index), "label": label}
+
+
+# Reviews whose bytes a careless reader changes: non-ASCII, quotes, backslashes (also ones that
+# look like escapes), IMDB's markup, a newline, and an empty review. Every split starts with
+# them; `{}` is a sentiment word that agrees with the review's position parity.
+EDGE_REVIEWS = (
+    "Risqué, naïve and {}: the Amélie of — ★★★★ — 日本 films.",
+    'He said "{}" and I said \'it was {}\', didn\'t I?',
+    "A back\\slash, a \\n, \\x41 and \\xc3\\xa9 in a {} film (C:\\path\\).",
+    "{}<br /><br />Really {}.<br />",
+    "",
+    "Line one was {}.\nLine two\ttoo; b'{}' tf.Tensor(x)",
+)
+
+
+def tiny_text(rng: random.Random, index: int) -> str:
+    if index < len(EDGE_REVIEWS):
+        word = (POSITIVE if index % 2 else NEGATIVE)[index]
+        return EDGE_REVIEWS[index].replace("{}", word)
+    return synthetic_review(rng, index % 2)
 
 
 def tiny_label(index: int) -> int:

@@ -1,14 +1,17 @@
+import collections
 import glob
 import json
 import os
+import random
 
+import numpy as np
 import pytest
 import tensorflow as tf
 from tfx.types import standard_artifacts
 
 from components.tfds_example_gen import (SPLITS, Executor, TfdsDataError, hash_bucket,
-                                         load_tfds_builder)
-from tests.tiny_data import TINY_DATASET, TinyImdb
+                                         load_tfds_builder, text_bytes)
+from tests.tiny_data import EDGE_REVIEWS, TINY_DATASET, TinyImdb, tiny_label, tiny_text
 
 
 def _run_example_gen(tmp_path, data_dir, **overrides):
@@ -46,6 +49,65 @@ def test_splits_counts_and_properties(tmp_path, tiny_tfds_dir):
     # Eval membership is decided by the text's hash, nothing else.
     for example in records["eval"]:
         assert hash_bucket(example.features.feature["text"].bytes_list.value[0]) < 25
+
+
+def _pairs(examples):
+    return collections.Counter(
+        (e.features.feature["text"].bytes_list.value[0],
+         e.features.feature["label"].int64_list.value[0]) for e in examples)
+
+
+def _generated(split):
+    """What TinyImdb's generator wrote for `split`: (UTF-8 bytes, label) pairs."""
+    rng = random.Random(f"{split}-seed")
+    return collections.Counter(
+        (tiny_text(rng, index).encode("utf-8"), -1 if split == "unsupervised"
+         else tiny_label(index)) for index in range(TinyImdb.NUM_EXAMPLES[split]))
+
+
+def test_every_review_is_written_exactly_as_tfds_stores_it(tmp_path, tiny_tfds_dir):
+    """Record for record (as multisets), for every split, the unlabeled one included: the
+    bytes the generator wrote, which are also what TFDS itself reads back."""
+    import tensorflow_datasets as tfds
+
+    examples = _run_example_gen(tmp_path, tiny_tfds_dir, unlabeled_split="unsupervised")
+    written = {split: _pairs(_read_split(examples, split))
+               for split in (*SPLITS, "unlabeled")}
+    builder = tfds.builder(TINY_DATASET, data_dir=tiny_tfds_dir)
+    for source, ours in (("train", written["train"] + written["eval"]),
+                         ("test", written["test"]), ("unsupervised", written["unlabeled"])):
+        assert ours == _generated(source), source
+        stored = collections.Counter((r["text"], int(r["label"])) for r in
+                                     tfds.as_numpy(builder.as_dataset(split=source)))
+        assert ours == stored, source
+    # The hard cases are really there, byte for byte (non-ASCII, quotes, backslashes,
+    # markup, newline, empty), in every split.
+    texts = {split: {text for text, _ in pairs} for split, pairs in written.items()}
+    for index in range(len(EDGE_REVIEWS)):
+        expected = tiny_text(random.Random(0), index).encode("utf-8")
+        assert expected in texts["train"] | texts["eval"]
+        assert expected in texts["test"] and expected in texts["unlabeled"]
+    assert b"" in texts["test"] and "Risqué".encode("utf-8") in b"".join(texts["test"])
+    assert not any(text.startswith(b"tf.Tensor(") for split in texts.values() for text in split)
+
+
+@pytest.mark.parametrize("value, expected", [
+    (tf.constant("Risqué \\ \"x\""), "Risqué \\ \"x\"".encode("utf-8")),
+    (tf.constant(b"\xc3\xa9"), "é".encode("utf-8")),
+    (tf.constant(""), b""),
+    (np.array(b"abc", dtype=object), b"abc"),
+    (np.bytes_(b"abc"), b"abc"),
+    ("naïve", "naïve".encode("utf-8")),
+])
+def test_text_bytes_is_the_value_not_its_printed_form(value, expected):
+    assert text_bytes(value) == expected
+
+
+def test_text_bytes_refuses_what_is_not_one_string():
+    with pytest.raises(TfdsDataError, match="one string per review"):
+        text_bytes(tf.constant(["a", "b"]))
+    with pytest.raises(TfdsDataError, match="one string per review"):
+        text_bytes(3)
 
 
 def test_split_is_deterministic(tmp_path, tiny_tfds_dir):
