@@ -1,6 +1,10 @@
 """TFX's Evaluator, as this pipeline runs it.
 
-Two changes to the stock executor, both about what it reads, none about what it computes:
+Three changes to the stock executor, none about what TFMA computes:
+
+- Before TFMA runs, the training/serving skew guard (components/skew_guard.py) checks a sample
+  of the stored `eval` Examples against the candidate export: the text is what a client sends,
+  and both signatures score it the same. A failure fails the Evaluator, so nothing is blessed.
 
 - An empty baseline (nothing served yet, components/serving_baseline.py) is dropped instead of
   loaded, so the first run is judged by the value threshold alone, as with an empty resolver.
@@ -9,10 +13,12 @@ Two changes to the stock executor, both about what it reads, none about what it 
   is wasted work (on IMDB's test split 37.3 s instead of 38.8 s once, within run-to-run noise
   in later runs: benchmarks/evaluator_speed.py --variant all-columns).
 """
+import json
 import logging
 import os
 from typing import Any, Dict, List, Set
 
+import tensorflow as tf
 import tensorflow_model_analysis as tfma
 from tensorflow_metadata.proto.v0 import schema_pb2
 from tfx import types
@@ -20,8 +26,9 @@ from tfx.components.evaluator import executor as evaluator_executor
 from tfx.components.evaluator.component import Evaluator as TfxEvaluator
 from tfx.dsl.components.base import executor_spec
 from tfx.types import artifact_utils, standard_artifacts, standard_component_specs
-from tfx.utils import io_utils, proto_utils
+from tfx.utils import io_utils, path_utils, proto_utils
 
+from components import skew_guard
 from components.serving_baseline import has_baseline
 
 SCHEMA_FILE = "schema.pbtxt"
@@ -56,6 +63,7 @@ class EvaluatorExecutor(evaluator_executor.Executor):
     def Do(self, input_dict: Dict[str, List[types.Artifact]],
            output_dict: Dict[str, List[types.Artifact]], exec_properties: Dict[str, Any]) -> None:
         input_dict = dict(input_dict)
+        skew = self._check_skew(input_dict, exec_properties)
         key = standard_component_specs.BASELINE_MODEL_KEY
         baseline = input_dict.get(key)
         if baseline and not has_baseline(artifact_utils.get_single_instance(baseline)):
@@ -65,12 +73,30 @@ class EvaluatorExecutor(evaluator_executor.Executor):
         if input_dict.get(key):
             input_dict[key] = [self._projected_schema(input_dict[key], exec_properties)]
         super().Do(input_dict, output_dict, exec_properties)
+        for blessing in output_dict.get(standard_component_specs.BLESSING_KEY, []):
+            blessing.set_string_custom_property("skew_check", json.dumps(skew, sort_keys=True))
 
-    def _projected_schema(self, schemas: List[types.Artifact],
-                          exec_properties: Dict[str, Any]) -> types.Artifact:
+    def _check_skew(self, input_dict, exec_properties: Dict[str, Any]) -> Dict[str, Any]:
+        eval_config = self._eval_config(exec_properties)
+        examples = input_dict[standard_component_specs.EXAMPLES_KEY]
+        files = tf.io.gfile.glob(os.path.join(
+            artifact_utils.get_split_uri(examples, "eval"), "*"))
+        model = artifact_utils.get_single_instance(
+            input_dict[standard_component_specs.MODEL_KEY])
+        return skew_guard.check_serving_skew(
+            skew_guard.read_examples(files, skew_guard.SAMPLE_SIZE),
+            path_utils.serving_model_path(model.uri), eval_config.model_specs[0].label_key)
+
+    @staticmethod
+    def _eval_config(exec_properties: Dict[str, Any]) -> tfma.EvalConfig:
         eval_config = tfma.EvalConfig()
         proto_utils.json_to_proto(
             exec_properties[standard_component_specs.EVAL_CONFIG_KEY], eval_config)
+        return eval_config
+
+    def _projected_schema(self, schemas: List[types.Artifact],
+                          exec_properties: Dict[str, Any]) -> types.Artifact:
+        eval_config = self._eval_config(exec_properties)
         source = io_utils.get_only_uri_in_dir(artifact_utils.get_single_uri(schemas))
         schema = project_schema(io_utils.SchemaReader().read(source),
                                 features_tfma_reads(eval_config))

@@ -22,11 +22,13 @@ from tfx.dsl.components.base import base_beam_component, base_beam_executor, exe
 from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils, standard_artifacts
 from tfx.types.component_spec import ChannelParameter, ExecutionParameter
+from components import skew_guard
 from trainer.errors import UserError
 from trainer.preprocessing import UNLABELED_SPLIT
 
 SPLITS = ("train", "eval", "test")
 _METRICS_NAMESPACE = "tfds_example_gen"
+_PRINTED_NAMESPACE = "tfds_example_gen_printed"
 _PREPARE_HINT = ("Offline? Build the dataset where its files are (on these machines: "
                  "`PYTHON=.venv/bin/python ../shared/data/prepare.sh`), or point --tfds-data-dir "
                  "(or TFDS_DATA_DIR) at a data dir that already holds it.")
@@ -130,24 +132,34 @@ def label_int(value) -> int:
     return int(np.asarray(value).item())
 
 
-def _to_tf_example(record: Dict[str, Any], text_feature: str, label_feature: str) -> bytes:
-    text = text_bytes(record[text_feature])
-    label = label_int(record[label_feature])
-    return tf.train.Example(features=tf.train.Features(feature={
-        text_feature: tf.train.Feature(bytes_list=tf.train.BytesList(value=[text])),
-        label_feature: tf.train.Feature(int64_list=tf.train.Int64List(value=[label])),
-    })).SerializeToString()
+class _ToTfExample(beam.DoFn):
+    """TFDS record -> serialized tf.Example; counts the split's reviews, and those that look
+    like printed values (components/skew_guard.py)."""
 
-
-class _Count(beam.DoFn):
-    def __init__(self, split: str):
+    def __init__(self, split: str, text_feature: str, label_feature: str):
         super().__init__()
-        self._split = split
-        self._counter = beam.metrics.Metrics.counter(_METRICS_NAMESPACE, split)
+        self._text_feature, self._label_feature = text_feature, label_feature
+        self._count = beam.metrics.Metrics.counter(_METRICS_NAMESPACE, split)
+        self._printed = beam.metrics.Metrics.counter(_PRINTED_NAMESPACE, split)
 
-    def process(self, element):
-        self._counter.inc()
-        yield element
+    def process(self, record: Dict[str, Any]):
+        text = text_bytes(record[self._text_feature])
+        label = label_int(record[self._label_feature])
+        self._count.inc()
+        if skew_guard.printed_form(text):
+            self._printed.inc()
+        yield tf.train.Example(features=tf.train.Features(feature={
+            self._text_feature: tf.train.Feature(bytes_list=tf.train.BytesList(value=[text])),
+            self._label_feature: tf.train.Feature(int64_list=tf.train.Int64List(value=[label])),
+        })).SerializeToString()
+
+
+def _counters(result, namespace: str, splits) -> Dict[str, int]:
+    counts = {split: 0 for split in splits}
+    for counter in result.metrics().query(
+            beam.metrics.MetricsFilter().with_namespace(namespace))["counters"]:
+        counts[counter.key.metric.name] = counter.committed or counter.attempted or 0
+    return counts
 
 
 class Executor(base_beam_executor.BaseBeamExecutor):
@@ -175,9 +187,8 @@ class Executor(base_beam_executor.BaseBeamExecutor):
             prefix = os.path.join(artifact_utils.get_split_uri([examples], split),
                                   "data_tfrecord")
             return (records
-                    | f"ToTfExample[{split}]" >> beam.Map(_to_tf_example, text_feature,
-                                                          label_feature)
-                    | f"Count[{split}]" >> beam.ParDo(_Count(split))
+                    | f"ToTfExample[{split}]" >> beam.ParDo(_ToTfExample(split, text_feature,
+                                                                         label_feature))
                     | f"Write[{split}]" >> beam.io.WriteToTFRecord(
                         prefix, file_name_suffix=".gz",
                         compression_type=beam.io.filesystem.CompressionTypes.GZIP))
@@ -198,10 +209,10 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         result = pipeline.run()
         result.wait_until_finish()
 
-        counts = {split: 0 for split in splits}
-        for counter in result.metrics().query(
-                beam.metrics.MetricsFilter().with_namespace(_METRICS_NAMESPACE))["counters"]:
-            counts[counter.key.metric.name] = counter.committed or counter.attempted or 0
+        counts = _counters(result, _METRICS_NAMESPACE, splits)
+        printed = _counters(result, _PRINTED_NAMESPACE, splits)
+        for split in splits:
+            skew_guard.refuse_printed(printed[split], counts[split], f"split {split!r}")
         empty = [split for split, count in counts.items() if not count]
         if empty:
             raise TfdsDataError(f"splits {empty} are empty ({counts}); check --eval-percent "
