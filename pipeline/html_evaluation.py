@@ -59,6 +59,13 @@ def decision_part(run: report.RunReport) -> list:
     candidate = "?" if candidate is None else f"{candidate:.4f}"
     parts = [para(f"{verdict}: candidate accuracy <span data-key=\"candidate_accuracy\">"
                   f"{candidate}</span> against {against}.")]
+    skew = run.skew_check()
+    if skew:
+        parts.append(para(
+            f'Training/serving skew check: <span data-key="skew_reviews">'
+            f'{skew["reviews_checked"]}</span> stored eval reviews, '
+            f'{skew["reviews_looking_printed"]} looking like printed values; the Example and '
+            f'raw-text signatures agree to {skew["max_probability_difference"]:.1e}.'))
     failures = run.blessing_failures()
     if failures:
         parts.append("<ul>" + "".join(f"<li>{esc(f)}</li>" for f in failures) + "</ul>")

@@ -141,6 +141,12 @@ class RunReport:
                              f"needs {bound}")
         return lines
 
+    def skew_check(self) -> dict:
+        """What the Evaluator's training/serving skew guard checked (components/skew_guard.py)."""
+        blessing = self.artifact("Evaluator", "blessing")
+        found = blessing and blessing.custom_properties.get("skew_check")
+        return json.loads(found.string_value) if found else {}
+
     def trials(self) -> List[dict]:
         """The Tuner's completed trials (id, score, values), best first; [] without a Tuner."""
         results = self.artifact("Tuner", "tuner_results")
@@ -342,6 +348,12 @@ def format_report(report: RunReport, plots: Optional[Dict[str, str]] = None) -> 
     evaluation = report.artifact("Evaluator", "evaluation")
     if evaluation is not None:
         lines.append(f"Evaluation (TFMA):  {evaluation.uri}")
+    skew = report.skew_check()
+    if skew:
+        lines.append(f"Skew check:         {skew['reviews_checked']} stored eval reviews: "
+                     f"{skew['reviews_looking_printed']} look printed, largest difference "
+                     f"between the Example and raw-text signatures "
+                     f"{skew['max_probability_difference']:.1e}")
     lines.append(f"Blessed:            {report.blessed}")
     lines.append(f"Push:               {report.push_status()}")
     model_run = report.artifact("Trainer", "model_run")

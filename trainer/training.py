@@ -50,16 +50,17 @@ def embedding_for(tft_output: tft.TFTransformOutput, glove_path: str, num_oov_bu
 
 def fit_with_callbacks(model: tf.keras.Model, train: tf.data.Dataset,
                        evaluation: tf.data.Dataset, steps: int, settings: TrainerSettings,
-                       log_dir: str) -> Dict[str, Any]:
+                       log_dir: str, extra_callbacks=()) -> Dict[str, Any]:
     """Fits one model with early stopping, LR cuts and weight averaging; its history.
 
     The model ends with its best epoch's weights (KeepBestEpoch), or with the average of its
     epochs from `average_from_epoch` on when that does at least as well on eval.
+    `extra_callbacks` run first (benchmarks/tuner_objectives.py records learning curves).
     """
     averaging = EpochWeightAveraging(settings.average_from_epoch or 10**9)
     best = KeepBestEpoch("val_accuracy")  # Accuracy is what the Evaluator blesses on.
     callbacks = [
-        averaging, best,
+        *extra_callbacks, averaging, best,
         tf.keras.callbacks.TensorBoard(log_dir=log_dir),
         tf.keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max",
                                          patience=settings.early_stopping_patience, verbose=1),

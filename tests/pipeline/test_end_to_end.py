@@ -6,6 +6,7 @@ may be pushed. The third reuses the tuned hyperparameters.
 """
 import json
 import os
+import re
 
 import numpy as np
 import pytest
@@ -101,6 +102,7 @@ def test_cli_report_and_predict_on_the_pushed_model(first_run, pipeline_config, 
     out = capsys.readouterr().out
     assert "Tuner trials" in out and "Push:               pushed as version" in out and "binary_accuracy=" in out
     assert "Training (model 2):" in out and "Ensemble of 2:" in out
+    assert re.search(r"Skew check: +\d+ stored eval reviews: [01] look printed", out)
     assert os.path.getsize(os.path.join(pipeline_config.output_dir, "tuner_trials.png")) > 0
     assert cli.main(["predict", "--model-dir", pipeline_config.resolved_serving_dir,
                      "a wonderful film", "boring and awful"]) == 0

@@ -147,6 +147,7 @@ def test_evaluation_section_matches_tfma_and_the_push(page, first_run):
     assert "slice:label=0:example_count" not in page  # Label slices are opt-in.
     assert keyed(page, "blessed") == ("blessed" if first_run.blessed else "not blessed")
     assert keyed(page, "pushed_version") == os.path.basename(first_run.pushed_destination)
+    assert keyed(page, "skew_reviews") == str(first_run.skew_check()["reviews_checked"])
     # The report's own scoring of all 80 test reviews agrees with TFMA's.
     assert keyed(page, "scored") == "80"
     assert keyed(page, "scored_accuracy") == f"{metrics['binary_accuracy']:.4f}"
