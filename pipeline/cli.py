@@ -1,8 +1,11 @@
 """`imdb-pipeline`: run the pipeline locally, report on the last run, classify reviews.
 
-  imdb-pipeline run [--preset smoke|seed|seed-gru|full] [--<any config field> VALUE ...]
-  imdb-pipeline report [--output-dir DIR]
-  imdb-pipeline predict --model-dir DIR "a review" ["another review" ...]
+  imdb-pipeline run [--preset full|recurrent|smoke|seed|seed-gru] [--<config field> VALUE ...]
+  imdb-pipeline report [--output-dir DIR] [--html [PATH]] [--screenshot PNG]
+  imdb-pipeline predict --model-dir DIR | --rest URL | --grpc HOST:PORT "a review" ...
+  imdb-pipeline serving-config [--serving-dir DIR] [--stable-version N] ...
+  imdb-pipeline compile-kubeflow --target vertex|kfp --image IMAGE ...
+  imdb-pipeline submit-kubeflow SPEC --target vertex|kfp [--dry-run] ...
 """
 import argparse
 import atexit
@@ -22,11 +25,14 @@ from trainer.errors import UserError
 def _add_config_flags(parser: argparse.ArgumentParser) -> None:
     """One flag per config field. Defaults are SUPPRESSed so only given flags override a preset."""
     parser.add_argument("--preset", default="full", choices=sorted(PRESETS),
-                        help="Starting values: 'full' (default, whole IMDB), 'smoke' (a few "
-                        "hundred reviews), 'seed'/'seed-gru' (the tutorial's models).")
+                        help="Starting values: 'full' (default, whole IMDB), 'recurrent' (the "
+                        "same without the wide part), 'smoke' (a few hundred reviews), "
+                        "'seed'/'seed-gru' (the tutorial's models).")
     for field in dataclasses.fields(PipelineConfig):
         flag = "--" + field.name.replace("_", "-")
-        help_text = f"{field.metadata.get('help', '')} [default: {field.default!r}]"
+        # argparse %-formats help texts: a literal '%' (e.g. "~25 % more") must be doubled.
+        help_text = f"{field.metadata.get('help', '')} [default: {field.default!r}]".replace(
+            "%", "%%")
         kwargs = dict(dest=field.name, default=argparse.SUPPRESS, help=help_text)
         if field.type in (bool, "bool"):
             parser.add_argument(flag, action=argparse.BooleanOptionalAction, **kwargs)

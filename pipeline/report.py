@@ -9,6 +9,13 @@ from ml_metadata.metadata_store import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 
 from pipeline.config import PipelineConfig
+from trainer.errors import UserError
+
+
+
+class NoRunError(UserError, LookupError):
+    """There is no pipeline run to report on."""
+
 
 _STATES = {v: k for k, v in metadata_store_pb2.Execution.State.items()}
 
@@ -190,7 +197,8 @@ def _int(artifact, name: str) -> int:
 
 def _store(metadata_path: str) -> metadata_store.MetadataStore:
     if not os.path.exists(metadata_path):
-        raise FileNotFoundError(f"no ML Metadata at {metadata_path}; run the pipeline first")
+        raise NoRunError(f"no ML Metadata at {metadata_path}: no pipeline ran with this "
+                         "--output-dir (or --metadata-path); run `imdb-pipeline run` first")
     connection = metadata_store_pb2.ConnectionConfig()
     connection.sqlite.filename_uri = metadata_path
     connection.sqlite.connection_mode = metadata_store_pb2.SqliteMetadataSourceConfig.READONLY
@@ -204,7 +212,7 @@ def latest_run(config: PipelineConfig) -> RunReport:
     mine = [r for r in runs if any(c.name == config.pipeline_name
                                    for c in store.get_parent_contexts_by_context(r.id))] or runs
     if not mine:
-        raise LookupError(f"ML Metadata at {config.resolved_metadata_path} records no run")
+        raise NoRunError(f"ML Metadata at {config.resolved_metadata_path} records no run")
     run = max(mine, key=lambda r: (r.create_time_since_epoch, r.id))
     nodes = {}
     for execution in sorted(store.get_executions_by_context(run.id), key=lambda e: e.id):

@@ -10,7 +10,8 @@ USER_FACING = [("pipeline.config", "ConfigError", 2), ("components.tfds_example_
                ("components.pusher", "PushError", 1), ("trainer.glove", "GloveError", 1),
                ("trainer.settings", "SettingsError", 1), ("serving.client", "ServingError", 1),
                ("pipeline.report_browser", "BrowserError", 1), ("pipeline.run_lock",
-               "RunLockedError", 1)]
+               "RunLockedError", 1), ("pipeline.report", "NoRunError", 1),
+               ("components.skew_guard", "SkewError", 1)]
 
 
 @pytest.mark.parametrize("module,name,code", USER_FACING)
@@ -26,6 +27,33 @@ def test_every_user_facing_error_is_caught_once_by_the_cli(module, name, code, m
     assert cli.main(["report"]) == code
     err = capsys.readouterr().err.strip().splitlines()
     assert err == ["imdb-pipeline: something the user can fix"]
+
+
+@pytest.mark.parametrize("command", ["run", "report", "predict", "serving-config",
+                                     "compile-kubeflow", "submit-kubeflow"])
+def test_every_subcommand_has_working_help(command, capsys):
+    """argparse %-formats help texts: one stray '%' made `run --help` crash."""
+    with pytest.raises(SystemExit) as done:
+        cli.main([command, "--help"])
+    assert done.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"usage: imdb-pipeline {command}") and "--" in out
+    if command == "run":
+        assert "--eval-label-slices" in out and "25 % more" in out and "recurrent" in out
+
+
+@pytest.mark.parametrize("prepare", ["empty", "foreign"])
+def test_report_without_a_run_is_one_line(tmp_path, capsys, prepare):
+    if prepare == "foreign":  # An output dir with an ML Metadata file that records no run.
+        from ml_metadata.metadata_store import metadata_store
+        from ml_metadata.proto import metadata_store_pb2
+
+        connection = metadata_store_pb2.ConnectionConfig()
+        connection.sqlite.filename_uri = str(tmp_path / "metadata.sqlite")
+        metadata_store.MetadataStore(connection)
+    assert cli.main(["report", "--output-dir", str(tmp_path)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("imdb-pipeline: ") and "run" in err[0]
 
 
 def test_other_exceptions_keep_their_traceback(monkeypatch):
