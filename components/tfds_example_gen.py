@@ -29,11 +29,12 @@ from trainer.preprocessing import UNLABELED_SPLIT
 SPLITS = ("train", "eval", "test")
 _METRICS_NAMESPACE = "tfds_example_gen"
 _PRINTED_NAMESPACE = "tfds_example_gen_printed"
-_PREPARE_HINT = ("Offline? Build the dataset where its files are (on these machines: "
-                 "`PYTHON=.venv/bin/python ../shared/data/prepare.sh`), or point --tfds-data-dir "
-                 "(or TFDS_DATA_DIR) at a data dir that already holds it.")
-_REBUILD_HINT = ("Delete the dataset's version directory and build it again (on these machines: "
-                 "`PYTHON=.venv/bin/python ../shared/data/prepare.sh`).")
+_BUILD = ("`tfds build DATASET --data_dir DIR` on a machine that reaches the dataset's "
+          "source, or `make data` where a local copy is set up (it runs "
+          "../shared/data/prepare.sh)")
+_PREPARE_HINT = (f"Offline? Build it with {_BUILD} and point --tfds-data-dir (or TFDS_DATA_DIR) "
+                 "at that data dir.")
+_REBUILD_HINT = f"Delete the dataset's version directory and build it again: {_BUILD}."
 
 
 class TfdsDataError(UserError, RuntimeError):
