@@ -118,6 +118,7 @@ def train_one(paths: Dict[str, str], units: int, dropout: float, seed: int,
             super().__init__()
             self.points, self.epoch, self.start, self.excluded = [], 0, 0.0, 0.0
             self.predict_seconds = []
+            self.pending = set(CHECKPOINTS)
 
         def on_train_begin(self, logs=None):
             self.start = time.perf_counter()
@@ -138,10 +139,13 @@ def train_one(paths: Dict[str, str], units: int, dropout: float, seed: int,
 
         def on_train_batch_end(self, batch, logs=None):
             at = self.epoch + (batch + 1) / steps
-            if (batch + 1) < steps and any(abs(at - c) < 0.5 / steps for c in CHECKPOINTS):
-                self._record(round(at * 4) / 4)
+            due = [c for c in self.pending if c < self.epoch + 1 and at >= c]
+            if due:
+                self.pending.difference_update(due)
+                self._record(max(due))
 
         def on_epoch_end(self, epoch, logs=None):
+            self.pending.discard(float(epoch + 1))
             self._record(float(epoch + 1))
 
     tf.keras.utils.set_random_seed(seed)
