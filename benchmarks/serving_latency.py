@@ -10,7 +10,7 @@ dir whose newest numeric version is used), reached four ways:
                       tf.function) on inputs the export's own Transform graph built once,
                       outside the timed loop, and trimmed the same way the signature trims them
   rest, grpc          the project's clients (`serving.client.RestClient` / `GrpcClient`) against
-                      the TF Serving stand-ins (`serving.standins`) serving the same model
+                      the TF Serving stand-ins (`tests/support/standins.py`) serving the same model
 
 and four cases, all on deterministic English review text (no network):
 
@@ -53,7 +53,7 @@ import tensorflow as tf
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from serving.client import (TEXT_FEATURE, ClientOptions, GrpcClient, ModelTarget,  # noqa: E402
                             RestClient, load_saved_model, resolve_model_dir)
-from serving.standins import GrpcStandIn, RestStandIn, ServedModels  # noqa: E402
+from tests.support.standins import GrpcStandIn, RestStandIn, ServedModels  # noqa: E402
 from trainer import data  # noqa: E402
 from trainer.preprocessing import TOKENS_FEATURE  # noqa: E402
 from trainer.signatures import RAW_TEXT_INPUT, RAW_TEXT_OUTPUT, RAW_TEXT_SIGNATURE  # noqa: E402

@@ -4,7 +4,7 @@ import os
 import shutil
 import subprocess
 import tempfile
-from typing import List, Optional, Tuple
+from typing import List, Optional
 from trainer.errors import UserError
 
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -23,7 +23,7 @@ def chromium_binary() -> Optional[str]:
     return None
 
 
-def _run(html_path: str, extra: List[str], timeout: float) -> subprocess.CompletedProcess:
+def headless_run(html_path: str, extra: List[str], timeout: float) -> subprocess.CompletedProcess:
     binary = chromium_binary()
     if binary is None:
         raise BrowserError("no chromium on PATH (Debian: apt-get install -y chromium)")
@@ -38,16 +38,9 @@ def screenshot(html_path: str, png_path: str, width: int = 1200, height: int = 3
                timeout: float = 120) -> str:
     """Writes a PNG of the page as rendered; its path."""
     png_path = os.path.abspath(png_path)
-    result = _run(html_path, [f"--screenshot={png_path}", f"--window-size={width},{height}"],
-                  timeout)
+    result = headless_run(
+        html_path, [f"--screenshot={png_path}", f"--window-size={width},{height}"], timeout)
     if not os.path.exists(png_path):
         raise BrowserError(f"chromium wrote no screenshot (exit {result.returncode}): "
                            f"{result.stderr[-500:]}")
     return png_path
-
-
-def dump_dom(html_path: str, timeout: float = 120) -> Tuple[str, List[str]]:
-    """(the DOM after load, the page's console lines) from one headless load."""
-    result = _run(html_path, ["--enable-logging=stderr", "--v=0", "--dump-dom"], timeout)
-    console = [line for line in result.stderr.splitlines() if ":CONSOLE" in line]
-    return result.stdout, console

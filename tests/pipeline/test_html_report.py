@@ -10,6 +10,7 @@ import pytest
 import tensorflow as tf
 
 from pipeline import html_report, report_browser, report_data
+from tests.support import browser
 from tests.tiny_data import tiny_label
 from trainer import preprocessing
 
@@ -169,7 +170,7 @@ def load_in_chromium(html: str, folder) -> tuple:
     path = os.path.join(str(folder), "probe.html")
     with open(path, "w", encoding="utf-8") as out:
         out.write(html.replace("</body>", PROBE + "</body>"))
-    dom, console = report_browser.dump_dom(path)
+    dom, console = browser.dump_dom(path)
     shown, total = re.search(r"<title>probe:(\d+)/(\d+)</title>", dom).groups()
     return int(shown), int(total), console
 

@@ -1,7 +1,7 @@
 """serving/client.py against TF Serving's REST and gRPC APIs, and `imdb-pipeline predict`.
 
 Backends (the `backend` fixture, parametrized):
-  standin     serving/standins.py's REST and gRPC stand-ins on 127.0.0.1, backed by the tiny
+  standin     tests/support/standins.py's REST and gRPC stand-ins on 127.0.0.1, backed by the tiny
               pushed model (versions 1 and 2, labels stable -> 1, canary -> 2); always runs.
   tf_serving  a real server: `tensorflow_model_server` from PATH, started here on the same
               serving dir; or one already running at TF_SERVING_REST_URL / TF_SERVING_GRPC_TARGET
@@ -34,7 +34,7 @@ from serving.client import (Backoff, ClientOptions, GrpcClient, LocalClient, Mod
                             build_grpc_metadata_request, build_grpc_request,
                             build_rest_metadata_request, build_rest_request,
                             normalize_signature_defs, read_signature_defs)
-from serving.standins import GrpcStandIn, RestStandIn, ServedModels
+from tests.support.standins import GrpcStandIn, RestStandIn, ServedModels
 from trainer.export import text_example
 from trainer.signatures import (CLASS_NAMES, CLASSIFY_INPUT, CLASSIFY_SCORES,
                                 CLASSIFY_SIGNATURE, EXAMPLES_INPUT, EXAMPLES_OUTPUT,

@@ -1,9 +1,9 @@
-"""Keras' LSTMCell/GRUCell compute the tutorial's equations (trainer/cells.py), weight for weight."""
+"""Keras' LSTMCell/GRUCell compute the tutorial's equations (tests/support/cells.py), weight for weight."""
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from trainer import cells
+from tests.support import cells
 
 BATCH, INPUT_DIM, UNITS = 3, 5, 4
 
