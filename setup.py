@@ -9,7 +9,8 @@ setup(
     description="TFX pipeline: TFDS IMDB -> Transform -> LSTM/GRU with GloVe -> TFMA -> Pusher",
     python_requires=">=3.10,<3.11",
     packages=find_packages(include=["pipeline", "pipeline.*", "components", "components.*",
-                                    "trainer", "trainer.*", "kubeflow", "kubeflow.*", "serving", "serving.*"]),
+                                    "trainer", "trainer.*", "contract", "contract.*", "kubeflow", "kubeflow.*",
+                                    "serving", "serving.*"]),
     install_requires=[
         "tfx[kfp]==1.15.1",
         "tensorflow==2.15.1",

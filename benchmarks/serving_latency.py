@@ -56,7 +56,7 @@ from serving.client import (TEXT_FEATURE, ClientOptions, GrpcClient, ModelTarget
 from tests.support.standins import GrpcStandIn, RestStandIn, ServedModels  # noqa: E402
 from trainer import data  # noqa: E402
 from trainer.preprocessing import TOKENS_FEATURE  # noqa: E402
-from trainer.signatures import RAW_TEXT_INPUT, RAW_TEXT_OUTPUT, RAW_TEXT_SIGNATURE  # noqa: E402
+from contract.signatures import RAW_TEXT_INPUT, RAW_TEXT_OUTPUT, RAW_TEXT_SIGNATURE  # noqa: E402
 
 MODEL_NAME = "imdb"
 LONG_WORDS = 200

@@ -20,7 +20,7 @@ import tensorflow as tf
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from pipeline import report  # noqa: E402
 from pipeline.config import make_config  # noqa: E402
-from trainer import signatures  # noqa: E402
+from contract import signatures  # noqa: E402
 
 
 def main(argv=None) -> dict:

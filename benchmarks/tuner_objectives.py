@@ -84,7 +84,7 @@ def train_one(paths: Dict[str, str], units: int, dropout: float, seed: int,
 
     from pipeline.config import make_config
     from trainer import data, training
-    from trainer.settings import TrainerSettings
+    from contract.settings import TrainerSettings
     from trainer_throughput import _FnArgs
 
     config = make_config(units=units, dropout=dropout, seed=seed)

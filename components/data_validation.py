@@ -15,9 +15,9 @@ from tfx.dsl.component.experimental.decorators import component
 from tfx.types import artifact_utils
 from tfx.types.standard_artifacts import ExampleAnomalies, ExampleStatistics, Schema
 from tfx.utils import io_utils
-from trainer.errors import UserError
+from contract.errors import UserError
+from contract.names import SCHEMA_FILE
 
-SCHEMA_FILE = "schema.pbtxt"
 
 
 class DataAnomaliesError(UserError, RuntimeError):

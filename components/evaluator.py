@@ -29,9 +29,9 @@ from tfx.types import artifact_utils, standard_artifacts, standard_component_spe
 from tfx.utils import io_utils, path_utils, proto_utils
 
 from components import skew_guard
+from contract.names import SCHEMA_FILE
 from components.serving_baseline import has_baseline
 
-SCHEMA_FILE = "schema.pbtxt"
 
 
 def features_tfma_reads(eval_config: tfma.EvalConfig) -> Set[str]:

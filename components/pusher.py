@@ -21,8 +21,8 @@ from tfx.proto import pusher_pb2
 from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import io_utils, json_utils, proto_utils
 
-from trainer.settings import from_custom_config
-from trainer.errors import UserError
+from contract.settings import from_custom_config
+from contract.errors import UserError
 
 SAVED_MODEL_FILE = "saved_model.pb"
 INCOMING_PREFIX = ".incoming-"

@@ -21,8 +21,8 @@ from typing import Dict, List, Optional, Sequence
 import numpy as np
 import tensorflow as tf
 
-from trainer import signatures as sig
-from trainer.errors import UserError
+from contract import signatures as sig
+from contract.errors import UserError
 
 # Real reviews may quote code now and then; printed values make up (nearly) every review.
 MAX_PRINTED_FRACTION = 0.1

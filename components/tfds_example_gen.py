@@ -23,8 +23,8 @@ from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils, standard_artifacts
 from tfx.types.component_spec import ChannelParameter, ExecutionParameter
 from components import skew_guard
-from trainer.errors import UserError
-from trainer.preprocessing import UNLABELED_SPLIT
+from contract.errors import UserError
+from contract.names import UNLABELED_SPLIT
 
 SPLITS = ("train", "eval", "test")
 _METRICS_NAMESPACE = "tfds_example_gen"

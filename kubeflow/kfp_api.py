@@ -18,7 +18,7 @@ import json
 from typing import Any, Dict, List, Optional, Tuple
 
 from pipeline.config import ConfigError
-from trainer.errors import UserError
+from contract.errors import UserError
 
 API = "/apis/v2beta1"
 

@@ -19,7 +19,7 @@ from typing import Optional, Sequence
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")  # Before TensorFlow loads: no C++ INFO.
 
 from pipeline.config import PRESETS, ConfigError, PipelineConfig, make_config
-from trainer.errors import UserError
+from contract.errors import UserError
 
 
 def _add_config_flags(parser: argparse.ArgumentParser) -> None:
@@ -331,8 +331,8 @@ def build_parser() -> argparse.ArgumentParser:
     sc.add_argument("--cpus", type=int, default=None, help="Cores per server: batch threads and "
                     "Kubernetes CPU request/limit [default: this machine's].")
     sc.set_defaults(handler=cmd_serving_config)
-    # Only trainer.signatures here: serving/ is imported when predict runs, not to build flags.
-    from trainer.signatures import CLASSIFY_SIGNATURE, EXAMPLES_SIGNATURE, RAW_TEXT_SIGNATURE
+    # Only contract.signatures here: serving/ is imported when predict runs, not to build flags.
+    from contract.signatures import CLASSIFY_SIGNATURE, EXAMPLES_SIGNATURE, RAW_TEXT_SIGNATURE
 
     predict = commands.add_parser("predict", help="Classify reviews with an exported model, "
                                   "in process or through TF Serving (REST or gRPC).")

@@ -8,9 +8,9 @@ import os
 import re
 from typing import Any, Dict, List, Tuple
 
-from trainer.errors import UserError
+from contract.errors import UserError
 from trainer.hparams import ModelHParams
-from trainer.settings import TrainerSettings, TransformSettings, TunerSettings
+from contract.settings import TrainerSettings, TransformSettings, TunerSettings
 
 DEFAULT_GLOVE_PATH = os.path.join("~", ".cache", "glove", "glove.6B.50d.txt")
 PADDING_MODES = ("pre", "post")

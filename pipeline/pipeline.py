@@ -1,7 +1,4 @@
 """THE pipeline definition; every runner (local Beam, Kubeflow) calls `create_pipeline`."""
-import glob
-import hashlib
-import os
 from typing import List, Optional
 
 import tensorflow_model_analysis as tfma
@@ -16,32 +13,14 @@ from components.serving_baseline import ServingBaseline
 from components.tfds_example_gen import TfdsExampleGen
 from components.transform import DeterministicTransform
 from pipeline.config import PipelineConfig
-from trainer import signatures
-from trainer.preprocessing import UNLABELED_SPLIT
+from pipeline.fingerprint import code_fingerprint
+from contract import signatures
+from contract.names import UNLABELED_SPLIT
 
 PREPROCESSING_FN = "trainer.preprocessing.preprocessing_fn"
 RUN_FN = "trainer.training.run_fn"
 DISTILL_RUN_FN = "trainer.distill.run_fn"
 TUNER_FN = "trainer.tuning.tuner_fn"
-
-
-def code_fingerprint(folder: Optional[str] = None) -> str:
-    """Hash of the trainer package's sources.
-
-    Transform, Tuner and Trainer reference their functions by import path, which TFX's cache
-    cannot see into; putting this hash in their custom_config makes a code change rerun them
-    (what `module_file=` would do, without packaging the code at every run).
-    """
-    if folder is None:
-        import trainer
-
-        folder = os.path.dirname(trainer.__file__)
-    digest = hashlib.sha256()
-    for path in sorted(glob.glob(os.path.join(folder, "*.py"))):
-        digest.update(os.path.basename(path).encode())
-        with open(path, "rb") as source:
-            digest.update(source.read())
-    return digest.hexdigest()[:16]
 
 
 def eval_config(config: PipelineConfig) -> tfma.EvalConfig:
@@ -84,7 +63,9 @@ def eval_config(config: PipelineConfig) -> tfma.EvalConfig:
 
 
 def create_components(config: PipelineConfig) -> List:
-    code = {"code_fingerprint": code_fingerprint()}
+    def code(function_path: str) -> dict:
+        return {"code_fingerprint": code_fingerprint(function_path)}
+
     example_gen = TfdsExampleGen(
         dataset=config.tfds_full_name, data_dir=config.resolved_tfds_data_dir,
         text_feature=config.text_feature, label_feature=config.label_feature,
@@ -104,7 +85,8 @@ def create_components(config: PipelineConfig) -> List:
 
     transform = DeterministicTransform(
         examples=example_gen.outputs["examples"], schema=schema_gen.outputs["schema"],
-        preprocessing_fn=PREPROCESSING_FN, custom_config={**config.transform_config(), **code},
+        preprocessing_fn=PREPROCESSING_FN,
+        custom_config={**config.transform_config(), **code(PREPROCESSING_FN)},
         splits_config=tfx.proto.SplitsConfig(analyze=["train"],
                                              transform=["train", "eval", *unlabeled]),
         # Pre/post-transform TFDV statistics: nothing reads them, and over the wide part's
@@ -118,9 +100,10 @@ def create_components(config: PipelineConfig) -> List:
                            schema=schema_gen.outputs["schema"],
                            train_args=tfx.proto.TrainArgs(splits=["train"]),
                            eval_args=tfx.proto.EvalArgs(splits=["eval"]))
-    tuning_nodes, hyperparameters = _hyperparameter_source(config, training_inputs, code)
+    tuning_nodes, hyperparameters = _hyperparameter_source(config, training_inputs,
+                                                           code(TUNER_FN))
     trainer = tfx.components.Trainer(run_fn=RUN_FN, hyperparameters=hyperparameters,
-                                     custom_config={**config.trainer_config(), **code},
+                                     custom_config={**config.trainer_config(), **code(RUN_FN)},
                                      **training_inputs)
     training_nodes = [trainer]
     if config.unlabeled_split:
@@ -130,7 +113,7 @@ def create_components(config: PipelineConfig) -> List:
         student = tfx.components.Trainer(
             run_fn=DISTILL_RUN_FN, hyperparameters=hyperparameters,
             base_model=trainer.outputs["model"],
-            custom_config={**config.trainer_config(), **code},
+            custom_config={**config.trainer_config(), **code(DISTILL_RUN_FN)},
             **{**training_inputs,
                "train_args": tfx.proto.TrainArgs(splits=["train", UNLABELED_SPLIT])})
         training_nodes.append(student)

@@ -9,7 +9,8 @@ from ml_metadata.metadata_store import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 
 from pipeline.config import PipelineConfig
-from trainer.errors import UserError
+from contract.errors import UserError
+from contract.names import TRAINING_SUMMARY_FILE
 
 
 
@@ -164,7 +165,7 @@ class RunReport:
 
     def training_summary(self) -> dict:
         model_run = self.artifact("Trainer", "model_run")
-        path = model_run and os.path.join(model_run.uri, "training_summary.json")
+        path = model_run and os.path.join(model_run.uri, TRAINING_SUMMARY_FILE)
         return json.loads(read_text(path)) if path and tf.io.gfile.exists(path) else {}
 
 

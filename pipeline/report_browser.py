@@ -5,7 +5,7 @@ import shutil
 import subprocess
 import tempfile
 from typing import List, Optional
-from trainer.errors import UserError
+from contract.errors import UserError
 
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync"]

@@ -12,7 +12,7 @@ import numpy as np
 import tensorflow as tf
 
 from trainer import preprocessing
-from trainer.signatures import EXAMPLES_OUTPUT, EXAMPLES_SIGNATURE
+from contract.signatures import EXAMPLES_OUTPUT, EXAMPLES_SIGNATURE
 
 THRESHOLD = 0.5  # TFMA's BinaryAccuracy and Keras' accuracy: positive when P > 0.5.
 

@@ -13,7 +13,7 @@ import os
 import time
 from typing import Iterator
 
-from trainer.errors import UserError
+from contract.errors import UserError
 
 
 class RunLockedError(UserError, RuntimeError):

@@ -17,7 +17,7 @@ One job per piece:
   Backoff                    retries with exponential backoff, only for retryable failures
   LocalClient, RestClient, GrpcClient   send the requests (batching is shared)
 
-Names of signatures and tensors come from `trainer/signatures.py`, the serving contract.
+Names of signatures and tensors come from `contract/signatures.py`, the serving contract.
 Reviews may be `str` (UTF-8 text), `bytes` (raw text, sent as base64 over REST), a
 `tf.train.Example`, or `SerializedExample` bytes sent unchanged (Example signatures only).
 """
@@ -34,11 +34,11 @@ import urllib.parse
 import urllib.request
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
-from trainer.signatures import (CLASS_NAMES, CLASSIFY_CLASSES, CLASSIFY_INPUT, CLASSIFY_SCORES,
+from contract.signatures import (CLASS_NAMES, CLASSIFY_CLASSES, CLASSIFY_INPUT, CLASSIFY_SCORES,
                                 CLASSIFY_SIGNATURE, EXAMPLES_INPUT, EXAMPLES_OUTPUT,
                                 EXAMPLES_SIGNATURE, RAW_TEXT_INPUT, RAW_TEXT_OUTPUT,
                                 RAW_TEXT_SIGNATURE)
-from trainer.errors import UserError
+from contract.errors import UserError
 
 SIGNATURES = (RAW_TEXT_SIGNATURE, EXAMPLES_SIGNATURE, CLASSIFY_SIGNATURE)
 TEXT_FEATURE = "text"  # The raw feature the Example signatures parse (PipelineConfig.text_feature).

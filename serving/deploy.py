@@ -23,7 +23,7 @@ from google.protobuf import descriptor_pb2, descriptor_pool, message_factory, te
 from google.protobuf import wrappers_pb2
 from tensorflow_serving.config import model_server_config_pb2
 
-from trainer import signatures
+from contract import signatures
 
 DEFAULT_MODEL_NAME = "imdb"
 TF_SERVING_VERSION = "2.15.1"  # Same as the pinned tensorflow / tensorflow-serving-api.

@@ -20,8 +20,8 @@ import tensorflow as tf
 import tensorflow_transform as tft
 
 from trainer import data, models, preprocessing, training
-from trainer.preprocessing import UNLABELED_SPLIT
-from trainer.settings import TrainerSettings
+from contract.names import UNLABELED_SPLIT
+from contract.settings import TrainerSettings
 
 
 def split_patterns(patterns: Sequence[str], split: str = UNLABELED_SPLIT

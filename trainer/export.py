@@ -1,4 +1,4 @@
-"""The SavedModel the Trainer exports: TF Serving's contract (trainer/signatures.py) and warmup.
+"""The SavedModel the Trainer exports: TF Serving's contract (contract/signatures.py) and warmup.
 
 Every signature runs the Transform graph (no Python at serving time) and cuts each batch to its
 longest review before the recurrent layers (`data.trim_padding`; exact, as the model honours the
@@ -14,7 +14,7 @@ from tensorflow_serving.apis import (classification_pb2, input_pb2, predict_pb2,
                                      prediction_log_pb2)
 
 from trainer import data, preprocessing
-from trainer import signatures as sig
+from contract import signatures as sig
 
 
 def text_example(text) -> tf.train.Example:

@@ -17,7 +17,7 @@ from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 import tensorflow as tf
-from trainer.errors import UserError
+from contract.errors import UserError
 
 STANFORD_6B_URL = "https://nlp.stanford.edu/data/glove.6B.zip"
 

@@ -4,7 +4,7 @@ from typing import Any, Dict, Optional
 import tensorflow as tf
 import tensorflow_transform as tft
 
-from trainer.settings import TransformSettings
+from contract.settings import TransformSettings
 
 TOKENS_FEATURE = "tokens"
 LENGTH_FEATURE = "num_tokens"  # Before truncation: for length-aware batching and the report.
@@ -12,7 +12,6 @@ REVIEW_FEATURE = "review"  # The raw text, passed through: real eval reviews for
 NGRAMS_FEATURE = "ngrams"  # Ids of the review's distinct word n-grams (the wide part), 0 = none.
 NGRAM_VOCAB_NAME = "ngram_vocab"
 VOCAB_NAME = "vocab"
-UNLABELED_SPLIT = "unlabeled"  # Reviews without labels (label -1), for distillation only.
 PADDING_ID = 0  # Ids 1..vocab are words by frequency, then the OOV buckets.
 
 _HTML_TAG = r"<[^>]*>"

@@ -18,7 +18,8 @@ from trainer import data, export, glove, models, preprocessing, wide
 from trainer.averaging import EpochWeightAveraging, KeepBestEpoch, keep_better_weights
 from trainer.hparams import ModelHParams
 from trainer.plots import plot_history
-from trainer.settings import TrainerSettings
+from contract.names import TRAINING_SUMMARY_FILE
+from contract.settings import TrainerSettings
 
 
 def resolve_hparams(settings_hparams: Dict[str, Any],
@@ -166,7 +167,7 @@ def summary_head(hparams: ModelHParams, embedding_info: Dict[str, Any], tuned, s
 def write_outputs(model: tf.keras.Model, summary: Dict[str, Any], histories, fn_args,
                   tft_output: tft.TFTransformOutput, settings: TrainerSettings) -> None:
     """training_summary.json and the curves into model_run; the serving export into model."""
-    with tf.io.gfile.GFile(os.path.join(fn_args.model_run_dir, "training_summary.json"),
+    with tf.io.gfile.GFile(os.path.join(fn_args.model_run_dir, TRAINING_SUMMARY_FILE),
                            "w") as out:
         json.dump(summary, out, indent=2, default=float)
     plot_history(histories, os.path.join(fn_args.model_run_dir, "training_curves.png"))

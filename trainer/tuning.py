@@ -15,7 +15,7 @@ from tfx import v1 as tfx
 
 from trainer import data, models, training
 from trainer.hparams import ModelHParams
-from trainer.settings import TunerSettings
+from contract.settings import TunerSettings
 
 ALGORITHMS = ("random", "bayesian", "hyperband")
 OBJECTIVE = kt.Objective("val_accuracy", direction="max")

@@ -5,7 +5,7 @@ import pytest
 import tensorflow as tf
 
 from components import pusher
-from trainer.signatures import WARMUP_FILE
+from contract.signatures import WARMUP_FILE
 
 FILES = ("saved_model.pb", "variables/variables.index", "variables/variables.data-00000-of-00001",
          WARMUP_FILE, "fingerprint.pb")

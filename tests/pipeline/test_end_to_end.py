@@ -14,7 +14,7 @@ import tensorflow as tf
 
 from pipeline import local_runner, report
 from tests.tiny_data import tiny_label
-from trainer.signatures import RAW_TEXT_SIGNATURE
+from contract.signatures import RAW_TEXT_SIGNATURE
 
 NODES = {"TfdsExampleGen", "StatisticsGen", "CuratedSchemaGen", "ExampleValidator",
          "AnomaliesGate", "Transform", "Tuner", "Trainer", "ServingBaseline", "Evaluator",

@@ -3,12 +3,12 @@ import importlib
 import pytest
 
 from pipeline import cli
-from trainer.errors import UserError
+from contract.errors import UserError
 
 USER_FACING = [("pipeline.config", "ConfigError", 2), ("components.tfds_example_gen",
                "TfdsDataError", 1), ("components.data_validation", "DataAnomaliesError", 1),
                ("components.pusher", "PushError", 1), ("trainer.glove", "GloveError", 1),
-               ("trainer.settings", "SettingsError", 1), ("serving.client", "ServingError", 1),
+               ("contract.settings", "SettingsError", 1), ("serving.client", "ServingError", 1),
                ("pipeline.report_browser", "BrowserError", 1), ("pipeline.run_lock",
                "RunLockedError", 1), ("pipeline.report", "NoRunError", 1),
                ("components.skew_guard", "SkewError", 1)]

@@ -2,23 +2,53 @@ import functools
 import json
 
 from pipeline.config import make_config
-from pipeline.pipeline import code_fingerprint, create_pipeline
+from pipeline.fingerprint import code_fingerprint, module_closure
+from pipeline.pipeline import PREPROCESSING_FN, RUN_FN, TUNER_FN, create_pipeline
+
+
+def _package(root, **modules):
+    for name, source in modules.items():
+        path = root / "trainer" / f"{name}.py"
+        path.parent.mkdir(exist_ok=True)
+        (root / "trainer" / "__init__.py").touch()
+        path.write_text(source)
 
 
 def test_code_change_changes_the_cache_key_of_trainer_functions(tmp_path):
-    (tmp_path / "training.py").write_text("def run_fn(fn_args):\n    pass\n")
-    before = code_fingerprint(str(tmp_path))
-    (tmp_path / "training.py").write_text("def run_fn(fn_args):\n    return 1\n")
-    assert code_fingerprint(str(tmp_path)) != before
+    _package(tmp_path, training="from trainer import data\ndef run_fn(fn_args):\n    pass\n",
+             data="X = 1\n", preprocessing="def preprocessing_fn(inputs):\n    pass\n")
+    before = code_fingerprint("trainer.training.run_fn", str(tmp_path))
+    transform = code_fingerprint("trainer.preprocessing.preprocessing_fn", str(tmp_path))
+    _package(tmp_path, training="from trainer import data\ndef run_fn(fn_args):\n    return 1\n")
+    assert code_fingerprint("trainer.training.run_fn", str(tmp_path)) != before
+    after = code_fingerprint("trainer.training.run_fn", str(tmp_path))
+    _package(tmp_path, data="X = 2\n")  # A module it imports.
+    assert code_fingerprint("trainer.training.run_fn", str(tmp_path)) != after
+    # Transform's key sees none of it.
+    assert code_fingerprint("trainer.preprocessing.preprocessing_fn", str(tmp_path)) == transform
+
+
+def test_each_function_is_keyed_on_exactly_the_code_it_imports():
+    transform = module_closure("trainer.preprocessing")
+    assert "trainer.preprocessing" in transform and "contract.settings" in transform
+    assert not {"trainer.training", "trainer.models", "trainer.tuning"} & set(transform)
+    training = module_closure("trainer.training")
+    assert {"trainer.training", "trainer.models", "trainer.data", "trainer.preprocessing",
+            "contract.signatures"} <= set(training) and "trainer.tuning" not in training
+    assert "trainer.tuning" in module_closure("trainer.tuning")
+    assert all(name.split(".")[0] in ("trainer", "contract")
+               for name in module_closure("trainer.distill"))
 
 
 def test_transform_tuner_and_trainer_carry_the_code_fingerprint():
     components = {c.id: c for c in create_pipeline(make_config()).components}
-    for node in ("Transform", "Tuner", "Trainer"):
+    for node, function in (("Transform", PREPROCESSING_FN), ("Tuner", TUNER_FN),
+                           ("Trainer", RUN_FN)):
         custom_config = components[node].exec_properties["custom_config"]
         if isinstance(custom_config, str):
             custom_config = json.loads(custom_config)
-        assert custom_config["code_fingerprint"] == code_fingerprint(), node
+        assert custom_config["code_fingerprint"] == code_fingerprint(function), node
+    assert code_fingerprint(PREPROCESSING_FN) != code_fingerprint(RUN_FN)
 
 
 def _validate(slice_key, candidate, baseline, **config):

@@ -18,7 +18,7 @@ from serving.client import (ClientOptions, LocalClient, ModelTarget, SerializedE
                             ServingError, serialize_example)
 from tests.serving.test_client import (TOLERANCE, backend, is_one_line,  # noqa: F401 (fixtures)
                                        reference, require_signature, serving_root, standins)
-from trainer.signatures import (CLASSIFY_SCORES, CLASSIFY_SIGNATURE, EXAMPLES_INPUT,
+from contract.signatures import (CLASSIFY_SCORES, CLASSIFY_SIGNATURE, EXAMPLES_INPUT,
                                 EXAMPLES_SIGNATURE, RAW_TEXT_SIGNATURE)
 
 DOCS = os.path.join(os.path.dirname(__file__), "..", "..", "docs", "serving.md")

@@ -36,7 +36,7 @@ from serving.client import (Backoff, ClientOptions, GrpcClient, LocalClient, Mod
                             normalize_signature_defs, read_signature_defs)
 from tests.support.standins import GrpcStandIn, RestStandIn, ServedModels
 from trainer.export import text_example
-from trainer.signatures import (CLASS_NAMES, CLASSIFY_INPUT, CLASSIFY_SCORES,
+from contract.signatures import (CLASS_NAMES, CLASSIFY_INPUT, CLASSIFY_SCORES,
                                 CLASSIFY_SIGNATURE, EXAMPLES_INPUT, EXAMPLES_OUTPUT,
                                 EXAMPLES_SIGNATURE, RAW_TEXT_INPUT, RAW_TEXT_OUTPUT,
                                 RAW_TEXT_SIGNATURE)

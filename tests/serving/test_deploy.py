@@ -9,7 +9,7 @@ from google.protobuf import text_format
 from tensorflow_serving.config import model_server_config_pb2
 
 from serving import deploy
-from trainer import signatures
+from contract import signatures
 
 MODEL = "imdb"
 

@@ -37,7 +37,7 @@ from tensorflow_serving.apis import (classification_pb2, get_model_metadata_pb2,
 
 from serving.client import (GRPC_MAX_MESSAGE_BYTES, METADATA_FIELD, load_saved_model,
                             read_signature_defs, tf_error_message)
-from trainer.signatures import (CLASSIFY_CLASSES, CLASSIFY_INPUT, CLASSIFY_METHOD_NAME,
+from contract.signatures import (CLASSIFY_CLASSES, CLASSIFY_INPUT, CLASSIFY_METHOD_NAME,
                                 CLASSIFY_SCORES)
 
 DEFAULT_SIGNATURE = "serving_default"

@@ -8,7 +8,7 @@ from tensorflow.core.protobuf import saved_model_pb2
 from tensorflow_serving.apis import prediction_log_pb2
 
 from trainer import export
-from trainer import signatures as sig
+from contract import signatures as sig
 
 
 def _saved_model(path) -> saved_model_pb2.SavedModel:

@@ -7,8 +7,7 @@ falling back to a second default that could disagree with the config.
 import dataclasses
 from typing import Any, Dict, Tuple, Type, TypeVar
 
-from trainer.hparams import ModelHParams
-from trainer.errors import UserError
+from contract.errors import UserError
 
 # Keys the pipeline adds to every custom_config for TFX's cache (pipeline.code_fingerprint).
 CACHE_KEYS = ("code_fingerprint",)
@@ -79,9 +78,6 @@ class TrainerSettings(DataSettings):
     ensemble_size: int
     warmup_reviews: int
     wide_c_values: Tuple[float, ...]  # L2 strengths of the wide part tried on eval.
-
-    def model_hparams(self) -> ModelHParams:
-        return ModelHParams.from_dict(self.hparams)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,8 +1,8 @@
 """The one base class of failures a user can act on (bad data, a missing file, a server error).
 
 The CLI catches it once and prints one line with its exit code instead of a traceback. It lives
-in `trainer/`, the package every other one may import, so components, serving and kubeflow code
-can raise it without depending on the CLI.
+in `contract/`, the neutral package every other one may import, so components, trainer,
+serving and kubeflow code can raise it without depending on the CLI or on each other.
 """
 
 

@@ -3,7 +3,8 @@ import json
 import pytest
 
 from pipeline.config import make_config
-from trainer.settings import (SettingsError, TrainerSettings, TransformSettings,
+from trainer.hparams import ModelHParams
+from contract.settings import (SettingsError, TrainerSettings, TransformSettings,
                               TunerSettings)
 
 
@@ -37,7 +38,7 @@ def test_trainer_settings_carry_the_config_defaults():
     assert settings.ensemble_size == config.ensemble_size
     assert settings.reduce_lr_factor == config.reduce_lr_factor
     assert settings.average_from_epoch == config.average_from_epoch
-    assert settings.model_hparams().learning_rate == config.learning_rate
+    assert ModelHParams.from_dict(settings.hparams).learning_rate == config.learning_rate
     assert settings.length_buckets == config.length_buckets
 
 
