@@ -8,9 +8,10 @@ setup(
     version="0.1.0",
     description="TFX pipeline: TFDS IMDB -> Transform -> LSTM/GRU with GloVe -> TFMA -> Pusher",
     python_requires=">=3.10,<3.11",
-    packages=find_packages(include=["pipeline", "pipeline.*", "components", "components.*",
-                                    "trainer", "trainer.*", "contract", "contract.*", "kubeflow", "kubeflow.*",
-                                    "serving", "serving.*"]),
+    packages=find_packages(include=[
+        "pipeline", "pipeline.*", "cli", "cli.*", "reports", "reports.*",
+        "components", "components.*", "contract", "contract.*", "trainer", "trainer.*",
+        "kubeflow", "kubeflow.*", "serving", "serving.*"]),
     install_requires=[
         "tfx[kfp]==1.15.1",
         "tensorflow==2.15.1",
@@ -24,5 +25,5 @@ setup(
         "matplotlib",
     ],
     extras_require={"test": ["pytest", "pyyaml"]},
-    entry_points={"console_scripts": ["imdb-pipeline=pipeline.cli:main"]},
+    entry_points={"console_scripts": ["imdb-pipeline=cli.main:main"]},
 )

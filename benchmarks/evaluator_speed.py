@@ -26,7 +26,7 @@ from tfx.utils import proto_utils
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from components.evaluator import EvaluatorExecutor  # noqa: E402
-from pipeline import report  # noqa: E402
+from reports import report  # noqa: E402
 from pipeline.config import make_config  # noqa: E402
 from pipeline.pipeline import eval_config  # noqa: E402
 

@@ -18,7 +18,7 @@ import numpy as np
 import tensorflow as tf
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from pipeline import report  # noqa: E402
+from reports import report  # noqa: E402
 from pipeline.config import make_config  # noqa: E402
 from contract import signatures  # noqa: E402
 

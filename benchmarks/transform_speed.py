@@ -29,7 +29,7 @@ from tfx.utils import io_utils
 from tfx_bsl.public import tfxio
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from pipeline import report  # noqa: E402
+from reports import report  # noqa: E402
 from components import transform  # noqa: E402
 from pipeline.config import make_config  # noqa: E402
 from trainer import preprocessing  # noqa: E402

@@ -43,7 +43,7 @@ def prepare_data(output_dir: str, work_dir: str, validation_percent: int) -> Dic
     """Transformed records re-split into train / validation_eval / validation_extra files."""
     import tensorflow as tf
 
-    from pipeline import report
+    from reports import report
     from pipeline.config import make_config
     from trainer import preprocessing
 

@@ -17,7 +17,7 @@ import tensorflow as tf
 import tensorflow_transform as tft
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from pipeline import report  # noqa: E402
+from reports import report  # noqa: E402
 from pipeline.config import make_config  # noqa: E402
 from trainer import data  # noqa: E402
 

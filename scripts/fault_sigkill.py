@@ -28,7 +28,7 @@ from typing import Dict, List, Optional
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from pipeline import report  # noqa: E402
+from reports import report  # noqa: E402
 from pipeline.config import make_config  # noqa: E402
 
 DEFAULT_FLAGS = ["--preset", "smoke", "--max-examples", "2000", "--epochs", "2"]
@@ -42,7 +42,7 @@ CONSUMED = {"Transform": ("Tuner", "transform_graph", "transform_graph"),
 
 
 def _command(output_dir: str, flags: List[str]) -> List[str]:
-    return [sys.executable, "-m", "pipeline.cli", "run", "--output-dir", output_dir, *flags]
+    return [sys.executable, "-m", "cli.main", "run", "--output-dir", output_dir, *flags]
 
 
 def run_until(output_dir: str, flags: List[str], kill_in: Optional[str], delay: float,

@@ -41,7 +41,8 @@ def pipeline_config(tmp_path_factory, tiny_tfds_dir, tiny_glove_path):
 
 @pytest.fixture(scope="session")
 def first_run(pipeline_config):
-    from pipeline import local_runner, report
+    from pipeline import local_runner
+    from reports import report
 
     local_runner.run(pipeline_config)
     return report.latest_run(pipeline_config)

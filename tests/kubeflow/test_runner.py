@@ -8,7 +8,7 @@ from kfp.pipeline_spec import pipeline_spec_pb2
 
 from kubeflow.image_check import ENTRYPOINT, executor_problems
 from kubeflow.submit import spec_problems
-from pipeline import cli
+from cli import main as cli
 
 IMAGE = "registry.example/imdb-rnn-pipeline:test"
 REMOTE_FLAGS = ["--pipeline-root", "gs://bucket/root", "--serving-dir", "gs://bucket/serving",

@@ -6,7 +6,7 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from pipeline import cli
+from cli import main as cli
 
 FLAGS = ["--output-dir", "gs://bucket/out", "--tfds-data-dir", "gs://bucket/tfds",
          "--glove-path", "none", "--image", "registry.example/imdb:1"]

@@ -1,6 +1,6 @@
 import pytest
 
-from pipeline import cli
+from cli import main as cli
 from pipeline.config import ConfigError, PipelineConfig, make_config
 
 

@@ -11,7 +11,8 @@ from components.pusher import SOURCE_FILE
 
 @pytest.fixture(scope="module")
 def distilled_run(tmp_path_factory, tiny_tfds_dir, tiny_glove_path):
-    from pipeline import local_runner, report
+    from pipeline import local_runner
+    from reports import report
     from pipeline.config import make_config
 
     config = make_config(
@@ -60,7 +61,7 @@ def test_the_student_learns_from_the_teachers_labels_and_is_pushed(distilled_run
 
 
 def test_reports_say_the_exported_model_is_a_student(distilled_run):
-    from pipeline import html_report, report
+    from reports import html_report, report
 
     text = report.format_report(distilled_run)
     assert "Distillation:       a student trained on" in text and "120 unlabeled" in text

@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from pipeline import local_runner, report
+from pipeline import local_runner
+from reports import report
 from tests.tiny_data import tiny_label
 from contract.signatures import RAW_TEXT_SIGNATURE
 
@@ -95,7 +96,7 @@ def test_pushed_model_serves_raw_text_and_tf_examples(first_run, pipeline_config
 
 def test_cli_report_and_predict_on_the_pushed_model(first_run, pipeline_config, capsys):
     """Runs before the second run (file order), so 'report' shows the first run."""
-    from pipeline import cli
+    from cli import main as cli
 
     assert cli.main(["report", "--preset", "smoke", "--output-dir",
                      pipeline_config.output_dir]) == 0
@@ -210,7 +211,7 @@ def test_cli_exits_without_tf_teardown_tracebacks(first_run, pipeline_config):
     import sys
 
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    done = subprocess.run([sys.executable, "-m", "pipeline.cli", "predict", "--model-dir",
+    done = subprocess.run([sys.executable, "-m", "cli.main", "predict", "--model-dir",
                            pipeline_config.resolved_serving_dir, "a wonderful film"], cwd=root,
                           text=True,
                           capture_output=True, timeout=300)

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from pipeline import cli
+from cli import main as cli
 from pipeline.run_lock import RunLockedError, exclusive_run, lock_path
 
 _HOLD = """

@@ -28,7 +28,7 @@ from google.protobuf import text_format
 from tensorflow_serving.apis import (classification_pb2, get_model_metadata_pb2,
                                      predict_pb2)
 
-from pipeline.cli import build_parser, main
+from cli.main import build_parser, main
 from serving.client import (Backoff, ClientOptions, GrpcClient, LocalClient, ModelTarget,
                             RestClient, RestRequest, SerializedExample, ServingError,
                             build_grpc_metadata_request, build_grpc_request,
@@ -635,7 +635,7 @@ def test_cli_unreachable_server_exits_non_zero_without_traceback(transport):
     port = free_port()
     address = f"http://127.0.0.1:{port}" if transport == "--rest" else f"127.0.0.1:{port}"
     result = subprocess.run(
-        [sys.executable, "-m", "pipeline.cli", "predict", transport, address, "--retries", "1",
+        [sys.executable, "-m", "cli.main", "predict", transport, address, "--retries", "1",
          "great film"], capture_output=True, text=True, timeout=120,
         cwd=os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
     assert result.returncode == 1

@@ -354,7 +354,7 @@ def test_bad_inputs_are_rejected_before_writing(tmp_path, kwargs, message):
 
 # ------------------------------------------------------------------------ CLI
 def test_cli_writes_the_files_for_the_pipelines_serving_dir(tmp_path, capsys):
-    from pipeline.cli import main
+    from cli.main import main
 
     code = main(["serving-config", "--output-dir", str(tmp_path), "--stable-version", "5",
                  "--cpus", "2", "--enable-batching"])
@@ -371,7 +371,7 @@ def test_cli_writes_the_files_for_the_pipelines_serving_dir(tmp_path, capsys):
 
 
 def test_cli_remote_serving_dir_and_custom_out(tmp_path, capsys):
-    from pipeline.cli import main
+    from cli.main import main
 
     out = tmp_path / "deploy"
     assert main(["serving-config", "--serving-dir", "s3://b/serving", "--out", str(out),
@@ -382,7 +382,7 @@ def test_cli_remote_serving_dir_and_custom_out(tmp_path, capsys):
 
 
 def test_cli_rejects_a_model_name_kubernetes_cannot_use(tmp_path, capsys):
-    from pipeline.cli import main
+    from cli.main import main
 
     assert main(["serving-config", "--output-dir", str(tmp_path),
                  "--model-name", "my_model"]) == 2

@@ -1,8 +1,8 @@
 """Headless-Chromium page loads for the HTML report's browser tests (the product only takes
-screenshots: pipeline/report_browser.py)."""
+screenshots: reports/report_browser.py)."""
 from typing import List, Tuple
 
-from pipeline.report_browser import headless_run
+from reports.report_browser import headless_run
 
 
 def dump_dom(html_path: str, timeout: float = 120) -> Tuple[str, List[str]]:

@@ -9,6 +9,7 @@ from ml_metadata.metadata_store import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 
 from pipeline.config import PipelineConfig
+from reports import report_plots
 from contract.errors import UserError
 from contract.names import TRAINING_SUMMARY_FILE
 
@@ -187,10 +188,6 @@ def count_artifacts(metadata_path: str, type_name: str) -> int:
     return len(_store(metadata_path).get_artifacts_by_type(type_name))
 
 
-def _short(value) -> str:
-    return f"{value:.4g}" if isinstance(value, float) else str(value)
-
-
 def _int(artifact, name: str) -> int:
     value = artifact.custom_properties.get(name)
     return value.int_value if value is not None else 0
@@ -264,41 +261,6 @@ def load_slices(evaluation_uri: str, model_name: Optional[str] = None) -> Dict[t
     return slices
 
 
-def _trial_labels(trials: List[dict]) -> List[str]:
-    """'#id name=value ...' with only the hyperparameters that vary between trials."""
-    names = [k for k in trials[0] if k not in ("trial_id", "score")]
-    varying = [n for n in names if len({str(t.get(n)) for t in trials}) > 1] or names
-    return [f"#{t['trial_id']} " + " ".join(f"{n}={_short(t.get(n))}" for n in varying)
-            for t in trials]
-
-
-def plot_trials(trials: List[dict], path: str) -> None:
-    """Bar chart of every trial's eval accuracy, best on top, so the spread is visible."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    ordered = sorted(trials, key=lambda t: t["score"])
-    scores = [t["score"] for t in ordered]
-    figure, axis = plt.subplots(figsize=(9, 0.45 * len(ordered) + 1.4))
-    colors = ["tab:orange" if t is ordered[-1] else "tab:blue" for t in ordered]
-    axis.barh(range(len(ordered)), scores, color=colors)
-    axis.set_yticks(range(len(ordered)))
-    axis.set_yticklabels(_trial_labels(ordered), fontsize=8)
-    margin = max(max(scores) - min(scores), 0.01)
-    axis.set_xlim(max(0.0, min(scores) - margin), max(scores) + 0.25 * margin)
-    for index, score in enumerate(scores):
-        axis.text(score, index, f" {score:.4f}", va="center", fontsize=8)
-    axis.set_xlabel("eval-split accuracy (Tuner objective)")
-    axis.set_title(f"Tuner trials ({len(ordered)}), best in orange")
-    axis.grid(axis="x", alpha=0.3)
-    figure.tight_layout()
-    with tf.io.gfile.GFile(path, "wb") as out:
-        figure.savefig(out, format="png", dpi=110)
-    plt.close(figure)
-
-
 def write_plots(report: RunReport, directory: str) -> Dict[str, str]:
     """Plots of the run that are not already artifacts (the Tuner's trials); name -> path."""
     trials = report.trials()
@@ -306,7 +268,7 @@ def write_plots(report: RunReport, directory: str) -> Dict[str, str]:
         return {}
     tf.io.gfile.makedirs(directory)
     path = os.path.join(directory, "tuner_trials.png")
-    plot_trials(trials, path)
+    report_plots.plot_trials(trials, path)
     return {"Tuner trials plot": path}
 
 
@@ -325,7 +287,7 @@ def format_report(report: RunReport, plots: Optional[Dict[str, str]] = None) -> 
         lines.append("  " + f"{'trial':<7}{'score':>7}  " + "  ".join(f"{n:>13}" for n in names))
         for trial in trials:
             lines.append("  " + f"{trial['trial_id']:<7}{trial['score']:>7.4f}  " + "  ".join(
-                f"{_short(trial.get(n)):>13}" for n in names))
+                f"{report_plots.short_value(trial.get(n)):>13}" for n in names))
     summary = report.training_summary()
     if summary:
         lines.append(f"Trained model:      {summary.get('hparams')} "

@@ -60,7 +60,7 @@ def preflight(config: PipelineConfig) -> PipelineConfig:
     from trainer import glove
 
     if config.tuning == "reuse":
-        from pipeline.report import count_artifacts
+        from reports.report import count_artifacts
 
         if not count_artifacts(config.resolved_metadata_path, "HyperParameters"):
             raise ConfigError(f"--tuning reuse: ML Metadata at {config.resolved_metadata_path} "
@@ -137,25 +137,25 @@ def _print_report(config: PipelineConfig, html: Optional[str] = None, screenshot
                   reviews: Optional[int] = None) -> None:
     """The last run's report, with its plots written to the output dir; with `html` ("" = the
     default per-run path) also the self-contained HTML page, and its screenshot if asked."""
-    from pipeline import report
+    from reports import report
 
     run = report.latest_run(config)
     print(report.format_report(run, report.write_plots(run, config.output_dir)), flush=True)
     if html is None:
         return
-    from pipeline import html_report
+    from reports import html_report
 
     path = html_report.write_html_report(config, html, run, html_report.DEFAULT_REVIEWS
                                          if reviews is None else reviews)
     print(f"HTML report:        {path}", flush=True)
     if screenshot:
-        from pipeline import report_browser
+        from reports import report_browser
 
         print(f"Screenshot:         {report_browser.screenshot(path, screenshot)}", flush=True)
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from pipeline.report_browser import BrowserError
+    from reports.report_browser import BrowserError
 
     html = "" if args.html is None and args.screenshot else args.html
     try:

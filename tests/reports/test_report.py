@@ -1,6 +1,6 @@
 import matplotlib.image
 
-from pipeline import report
+from reports import report, report_plots
 
 TRIALS = [
     {"trial_id": "1", "score": 0.88, "units": 64, "cell": "gru", "num_layers": 1},
@@ -10,14 +10,14 @@ TRIALS = [
 
 
 def test_trial_labels_show_only_hyperparameters_that_vary():
-    labels = report._trial_labels(TRIALS)
+    labels = report_plots._trial_labels(TRIALS)
     assert labels == ["#1 units=64 cell=gru", "#0 units=32 cell=gru", "#2 units=64 cell=lstm"]
 
 
 def test_plot_trials_writes_a_png_that_grows_with_the_trials(tmp_path):
     few, many = tmp_path / "few.png", tmp_path / "many.png"
-    report.plot_trials(TRIALS[:1], str(few))
-    report.plot_trials(TRIALS * 4, str(many))
+    report_plots.plot_trials(TRIALS[:1], str(few))
+    report_plots.plot_trials(TRIALS * 4, str(many))
     few_height = matplotlib.image.imread(few).shape[0]
     many_height = matplotlib.image.imread(many).shape[0]
     assert few_height > 100 and many_height > few_height

@@ -3,9 +3,9 @@ what was pushed, and the per-review views TFMA does not keep (confusion matrix, 
 length, calibration), computed by scoring the test split with the run's model."""
 import os
 
-from pipeline import report, report_data, report_plots
+from reports import report, report_data, report_plots
 from pipeline.config import PipelineConfig
-from pipeline.html_report import cell, esc, image, para, section, table
+from reports.html import cell, esc, image, para, section, table
 
 METRICS = ("example_count", "binary_accuracy", "auc", "precision", "recall")
 

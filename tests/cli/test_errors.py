@@ -2,15 +2,15 @@ import importlib
 
 import pytest
 
-from pipeline import cli
+from cli import main as cli
 from contract.errors import UserError
 
 USER_FACING = [("pipeline.config", "ConfigError", 2), ("components.tfds_example_gen",
                "TfdsDataError", 1), ("components.data_validation", "DataAnomaliesError", 1),
                ("components.pusher", "PushError", 1), ("trainer.glove", "GloveError", 1),
                ("contract.settings", "SettingsError", 1), ("serving.client", "ServingError", 1),
-               ("pipeline.report_browser", "BrowserError", 1), ("pipeline.run_lock",
-               "RunLockedError", 1), ("pipeline.report", "NoRunError", 1),
+               ("reports.report_browser", "BrowserError", 1), ("pipeline.run_lock",
+               "RunLockedError", 1), ("reports.report", "NoRunError", 1),
                ("components.skew_guard", "SkewError", 1)]
 
 
@@ -73,7 +73,7 @@ def test_run_log_keeps_our_own_lines_and_stage_boundaries_only():
 
     import trainer
     import tfx
-    from pipeline.cli import _StageFilter
+    from cli.main import _StageFilter
 
     def record(module_dir, message, level=logging.INFO):
         return logging.LogRecord("root", level, os.path.join(module_dir, "x.py"), 1, message,

@@ -3,16 +3,16 @@ how it did and whether it shipped, read back from ML Metadata and the run's arti
 
 Self-contained means it opens offline and can be mailed around: no external CSS, JS, fonts or
 images; every chart is a base64 PNG data URI. Values tests compare with ML Metadata carry a
-`data-key` attribute. The evaluation section lives in pipeline/html_evaluation.py.
+`data-key` attribute. The evaluation section lives in reports/html_evaluation.py.
 """
-import base64
 import dataclasses
 import datetime
-import html
 import os
-from typing import Iterable, Optional, Sequence
+from typing import Optional
 
-from pipeline import report, report_data, report_plots
+from reports import report, report_data, report_plots
+from reports.html import cell, esc, image, para, section, table
+from reports.html_evaluation import evaluation_section
 from pipeline.config import PipelineConfig
 from trainer import preprocessing
 
@@ -29,42 +29,6 @@ img { max-width: 100%; display: block; margin: 0.6em 0; }
 .good { color: #080; font-weight: bold; } .figs { display: flex; flex-wrap: wrap; gap: 1em; }
 .config { columns: 3; font-size: 0.85em; } .config div { break-inside: avoid; }
 """
-
-
-def esc(value) -> str:
-    return html.escape(str(value), quote=True)
-
-
-def fmt(value, digits: int = 4) -> str:
-    return f"{value:.{digits}f}" if isinstance(value, float) else str(value)
-
-
-def cell(value, key: Optional[str] = None, digits: int = 4) -> str:
-    """A table cell; `key` marks values tests check against ML Metadata."""
-    numeric = isinstance(value, (int, float)) and not isinstance(value, bool)
-    attributes = (' class="num"' if numeric else "") + (f' data-key="{esc(key)}"' if key
-                                                        else "")
-    return f"<td{attributes}>{esc(fmt(value, digits))}</td>"
-
-
-def table(headers: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
-    """Rows are lists of ready-made <td> strings (see `cell`)."""
-    head = "".join(f"<th>{esc(h)}</th>" for h in headers)
-    body = "".join(f"<tr>{''.join(row)}</tr>" for row in rows)
-    return f"<table><tr>{head}</tr>{body}</table>"
-
-
-def image(png: bytes, alt: str) -> str:
-    data = base64.b64encode(png).decode("ascii")
-    return f'<img alt="{esc(alt)}" src="data:image/png;base64,{data}">'
-
-
-def para(text: str, css: str = "") -> str:
-    return f'<p class="{css}">{text}</p>' if css else f"<p>{text}</p>"
-
-
-def section(key: str, title: str, parts: Iterable[str]) -> str:
-    return f'<section id="{key}"><h2>{esc(title)}</h2>{"".join(parts)}</section>'
 
 
 def _when(seconds: float) -> str:
@@ -150,7 +114,7 @@ def tuning_section(run: report.RunReport, config: PipelineConfig) -> str:
         table(["trial", "score", *names],
               [[cell(t["trial_id"]), cell(t["score"], f"trial:{t['trial_id']}"),
                 *[cell(t.get(n)) for n in names]] for t in trials]),
-        image(report_plots.via_file(lambda path: report.plot_trials(trials, path)),
+        image(report_plots.via_file(lambda path: report_plots.plot_trials(trials, path)),
               "tuner trials")])
 
 
@@ -212,8 +176,6 @@ def _curves(run: report.RunReport, members) -> bytes:
 
 def build_html(run: report.RunReport, config: PipelineConfig,
                max_reviews: int = DEFAULT_REVIEWS) -> str:
-    from pipeline.html_evaluation import evaluation_section
-
     body = [run_section(run, config), data_section(run, config),
             tuning_section(run, config), training_section(run),
             evaluation_section(run, config, max_reviews)]

@@ -5,10 +5,15 @@ import tempfile
 from typing import Callable, List, Sequence
 
 import numpy as np
+import tensorflow as tf
 
-from pipeline.report_data import Bucket, CalibrationBin
+from reports.report_data import Bucket, CalibrationBin
 
 EXECUTED, CACHED, OTHER = "tab:blue", "tab:gray", "tab:red"
+
+
+def short_value(value) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
 def _pyplot():
@@ -29,7 +34,7 @@ def _png(figure) -> bytes:
 
 
 def via_file(write: Callable[[str], None]) -> bytes:
-    """PNG bytes from an existing plotter that writes to a path (report.plot_trials,
+    """PNG bytes from an existing plotter that writes to a path (plot_trials,
     trainer.plots.plot_history)."""
     with tempfile.TemporaryDirectory() as folder:
         path = os.path.join(folder, "plot.png")
@@ -118,3 +123,34 @@ def reliability(bins: List[CalibrationBin]) -> bytes:
     axis.legend(fontsize=8, loc="upper left")
     axis.grid(alpha=0.3)
     return _png(figure)
+
+
+def _trial_labels(trials: List[dict]) -> List[str]:
+    """'#id name=value ...' with only the hyperparameters that vary between trials."""
+    names = [k for k in trials[0] if k not in ("trial_id", "score")]
+    varying = [n for n in names if len({str(t.get(n)) for t in trials}) > 1] or names
+    return [f"#{t['trial_id']} " + " ".join(f"{n}={short_value(t.get(n))}" for n in varying)
+            for t in trials]
+
+
+def plot_trials(trials: List[dict], path: str) -> None:
+    """Bar chart of every trial's eval accuracy, best on top, so the spread is visible."""
+    plt = _pyplot()
+    ordered = sorted(trials, key=lambda t: t["score"])
+    scores = [t["score"] for t in ordered]
+    figure, axis = plt.subplots(figsize=(9, 0.45 * len(ordered) + 1.4))
+    colors = ["tab:orange" if t is ordered[-1] else "tab:blue" for t in ordered]
+    axis.barh(range(len(ordered)), scores, color=colors)
+    axis.set_yticks(range(len(ordered)))
+    axis.set_yticklabels(_trial_labels(ordered), fontsize=8)
+    margin = max(max(scores) - min(scores), 0.01)
+    axis.set_xlim(max(0.0, min(scores) - margin), max(scores) + 0.25 * margin)
+    for index, score in enumerate(scores):
+        axis.text(score, index, f" {score:.4f}", va="center", fontsize=8)
+    axis.set_xlabel("eval-split accuracy (Tuner objective)")
+    axis.set_title(f"Tuner trials ({len(ordered)}), best in orange")
+    axis.grid(axis="x", alpha=0.3)
+    figure.tight_layout()
+    with tf.io.gfile.GFile(path, "wb") as out:
+        figure.savefig(out, format="png", dpi=110)
+    plt.close(figure)

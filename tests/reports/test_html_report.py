@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from pipeline import html_report, report_browser, report_data
+from reports import html_report, report_browser, report_data
 from tests.support import browser
 from tests.tiny_data import tiny_label
 from trainer import preprocessing
@@ -197,7 +197,7 @@ def test_cli_report_writes_the_page_and_its_screenshot(first_run, pipeline_confi
                                                        capsys):
     from PIL import Image
 
-    from pipeline import cli
+    from cli import main as cli
 
     html, png = tmp_path / "r.html", tmp_path / "r.png"
     assert cli.main(["report", "--preset", "smoke", "--output-dir", pipeline_config.output_dir,
@@ -227,7 +227,7 @@ def test_non_tty_training_log_has_epoch_lines_and_no_progress_bars(first_run, re
 
 
 def test_a_run_that_stopped_early_still_gets_a_page_saying_what_is_missing(tmp_path):
-    from pipeline import report
+    from reports import report
     from pipeline.config import make_config
 
     failed = report.NodeRun("ExampleValidator", "FAILED", 2.0, {}, 100.0, 102.0)
