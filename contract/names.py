@@ -4,3 +4,20 @@ components, trainer code and reports all read or write."""
 UNLABELED_SPLIT = "unlabeled"  # Reviews without labels (label -1), for distillation only.
 SCHEMA_FILE = "schema.pbtxt"  # In a Schema artifact's folder (CuratedSchemaGen, Evaluator).
 TRAINING_SUMMARY_FILE = "training_summary.json"  # In the Trainer's model_run folder.
+
+DEFAULT_MODEL_NAME = "imdb"  # The name TF Serving serves the pushed versions under.
+# The model name is also a URL segment and the stem of Kubernetes/KServe object names
+# ("<name>-serving-config", "<name>-serving-gpu"), which must stay within a DNS-1123 label's 63
+# characters: a DNS-1123 label of at most 40.
+MODEL_NAME_PATTERN = r"[a-z0-9]([-a-z0-9]{0,38}[a-z0-9])?"
+
+
+def model_name_problem(name: str):
+    """Why `name` cannot be the served model's name, or None."""
+    import re
+
+    if re.fullmatch(MODEL_NAME_PATTERN, name or ""):
+        return None
+    return (f"model name {name!r} must be lowercase letters, digits and '-' (a DNS-1123 label, "
+            "at most 40 characters), so it is valid in TF Serving, its URLs, Kubernetes and "
+            "KServe alike")

@@ -5,10 +5,10 @@ bad value costs a second, not a Transform run.
 """
 import dataclasses
 import os
-import re
 from typing import Any, Dict, List, Tuple
 
 from contract.errors import UserError
+from contract.names import DEFAULT_MODEL_NAME, model_name_problem
 from trainer.hparams import ModelHParams
 from contract.settings import TrainerSettings, TransformSettings, TunerSettings
 
@@ -150,7 +150,7 @@ class PipelineConfig:
     models_config: str = _field("", "TF Serving models.config whose version labels retention "
                                 "protects (default: <output-dir>/serving_config/models.config, "
                                 "written by `imdb-pipeline serving-config`).")
-    model_name: str = _field("imdb", "Model name TF Serving serves the pushed versions under.")
+    model_name: str = _field(DEFAULT_MODEL_NAME, "Model name TF Serving serves the pushed versions under.")
 
     # -- derived paths -------------------------------------------------------------------------
     @property
@@ -281,10 +281,8 @@ class PipelineConfig:
               "--wide-c-values must be positive")
         check(self.warmup_reviews >= 0, "--warmup-reviews must be >= 0")
         check(self.keep_versions >= 0, "--keep-versions must be >= 0")
-        # Also a Kubernetes name in the generated manifests (serving/deploy.py).
-        check(bool(re.fullmatch(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?", self.model_name)),
-              f"--model-name must be lowercase letters, digits and '-' (a Kubernetes DNS-1123 "
-              f"label), got {self.model_name!r}")
+        problem = model_name_problem(self.model_name)
+        check(problem is None, f"--model-name: {problem}")
         check(self.ensemble_size >= 1, f"--ensemble-size must be >= 1, got "
               f"{self.ensemble_size}")
         check(self.average_from_epoch >= 0, f"--average-from-epoch must be >= 0, got "

@@ -39,10 +39,10 @@ from contract.signatures import (CLASS_NAMES, CLASSIFY_CLASSES, CLASSIFY_INPUT, 
                                 EXAMPLES_SIGNATURE, RAW_TEXT_INPUT, RAW_TEXT_OUTPUT,
                                 RAW_TEXT_SIGNATURE)
 from contract.errors import UserError
+from contract.names import DEFAULT_MODEL_NAME
 
 SIGNATURES = (RAW_TEXT_SIGNATURE, EXAMPLES_SIGNATURE, CLASSIFY_SIGNATURE)
 TEXT_FEATURE = "text"  # The raw feature the Example signatures parse (PipelineConfig.text_feature).
-DEFAULT_MODEL_NAME = "imdb"
 METADATA_FIELD = "signature_def"  # The one metadata field TF Serving supports.
 GRPC_MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 

@@ -24,8 +24,8 @@ from google.protobuf import wrappers_pb2
 from tensorflow_serving.config import model_server_config_pb2
 
 from contract import signatures
+from contract.names import DEFAULT_MODEL_NAME, model_name_problem
 
-DEFAULT_MODEL_NAME = "imdb"
 TF_SERVING_VERSION = "2.15.1"  # Same as the pinned tensorflow / tensorflow-serving-api.
 IMAGE = f"tensorflow/serving:{TF_SERVING_VERSION}"
 GPU_IMAGE = f"tensorflow/serving:{TF_SERVING_VERSION}-gpu"
@@ -43,9 +43,6 @@ STABLE_LABEL = "stable"
 CANARY_LABEL = "canary"
 CONTAINER_NAME = "tensorflow-serving"
 
-# A DNS-1123 label: valid at once as a TF Serving model name, in URLs, and as a Kubernetes or
-# KServe object name, so the same string is used everywhere.
-_NAME_PATTERN = re.compile(r"^[a-z0-9]([-a-z0-9]{0,38}[a-z0-9])?$")
 _URI_SCHEME = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*)://")
 
 
@@ -112,10 +109,9 @@ BatchingParameters = _CLASSES["BatchingParameters"]
 # ---------------------------------------------------------------- names and paths
 def validate_model_name(model_name: str) -> str:
     """The model name is also a Kubernetes/KServe object name and a URL segment: one rule."""
-    if not _NAME_PATTERN.match(model_name or ""):
-        raise ValueError(f"model name {model_name!r} must be lowercase letters, digits and '-' "
-                         "(a DNS-1123 label, at most 40 characters), so it is valid in TF "
-                         "Serving, its URLs, Kubernetes and KServe alike")
+    problem = model_name_problem(model_name)
+    if problem:
+        raise ValueError(problem)
     return model_name
 
 

@@ -112,3 +112,21 @@ def test_reuse_without_previous_tuning_is_a_clear_error(tmp_path, capsys):
     code = cli.main(["run", "--tuning", "reuse", "--output-dir", str(tmp_path)])
     assert code == 2
     assert "--tuning tune" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name, ok", [("imdb", True), ("a" * 40, True), ("a" * 41, False),
+                                      ("a" * 63, False), ("My_Model", False), ("-imdb", False)])
+def test_run_and_serving_config_accept_the_same_model_names(name, ok):
+    """One rule (contract/names.py): a name `run` takes is one `serving-config` takes."""
+    from pipeline.config import ConfigError
+    from serving.deploy import validate_model_name
+
+    def accepted(check) -> bool:
+        try:
+            check()
+            return True
+        except (ConfigError, ValueError):
+            return False
+
+    assert accepted(lambda: make_config(model_name=name)) is ok
+    assert accepted(lambda: validate_model_name(name)) is ok
