@@ -17,11 +17,11 @@ from trainer import data, preprocessing
 from contract import signatures as sig
 
 
-def text_example(text) -> tf.train.Example:
-    """A raw tf.Example as the serving signatures expect it (feature `text`, bytes)."""
+def text_example(text, text_feature: str) -> tf.train.Example:
+    """A raw tf.Example as the serving signatures parse it (the review as `text_feature`)."""
     value = text if isinstance(text, bytes) else str(text).encode("utf-8")
     return tf.train.Example(features=tf.train.Features(feature={
-        "text": tf.train.Feature(bytes_list=tf.train.BytesList(value=[value]))}))
+        text_feature: tf.train.Feature(bytes_list=tf.train.BytesList(value=[value]))}))
 
 
 def _signature_functions(model: tf.keras.Model, tft_output: tft.TFTransformOutput,
@@ -57,10 +57,11 @@ def _signature_functions(model: tf.keras.Model, tft_output: tft.TFTransformOutpu
             sig.CLASSIFY_SIGNATURE: serve_classify.get_concrete_function()}
 
 
-def warmup_records(reviews: Sequence[str]) -> List[prediction_log_pb2.PredictionLog]:
+def warmup_records(reviews: Sequence[str],
+                   text_feature: str) -> List[prediction_log_pb2.PredictionLog]:
     """One request per signature a client uses, on real reviews (TF Serving replays them)."""
     reviews = list(reviews)
-    examples = [text_example(r).SerializeToString() for r in reviews]
+    examples = [text_example(r, text_feature).SerializeToString() for r in reviews]
     logs = []
     for name, key, values in ((sig.RAW_TEXT_SIGNATURE, sig.RAW_TEXT_INPUT, reviews),
                               (sig.EXAMPLES_SIGNATURE, sig.EXAMPLES_INPUT, examples)):
@@ -70,7 +71,8 @@ def warmup_records(reviews: Sequence[str]) -> List[prediction_log_pb2.Prediction
         logs.append(prediction_log_pb2.PredictionLog(
             predict_log=prediction_log_pb2.PredictLog(request=request)))
     classify = classification_pb2.ClassificationRequest(input=input_pb2.Input(
-        example_list=input_pb2.ExampleList(examples=[text_example(r) for r in reviews])))
+        example_list=input_pb2.ExampleList(examples=[text_example(r, text_feature)
+                                                     for r in reviews])))
     classify.model_spec.signature_name = sig.CLASSIFY_SIGNATURE
     logs.append(prediction_log_pb2.PredictionLog(
         classify_log=prediction_log_pb2.ClassifyLog(request=classify)))
@@ -110,6 +112,6 @@ def export_serving_model(model: tf.keras.Model, tft_output: tft.TFTransformOutpu
         warmup_path = os.path.join(export_dir, sig.WARMUP_FILE)
         tf.io.gfile.makedirs(os.path.dirname(warmup_path))
         with tf.io.TFRecordWriter(warmup_path) as writer:  # Uncompressed, as TF Serving reads it.
-            for record in warmup_records(warmup_reviews):
+            for record in warmup_records(warmup_reviews, text_feature):
                 writer.write(record.SerializeToString())
     _mark_classify_method(export_dir)

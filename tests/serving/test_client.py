@@ -84,7 +84,7 @@ class Reference:
         function = self.model.signatures[signature]
         if signature == RAW_TEXT_SIGNATURE:
             return function(**{RAW_TEXT_INPUT: tf.constant(reviews)})[RAW_TEXT_OUTPUT].numpy()[:, 0]
-        examples = tf.constant([text_example(r).SerializeToString() for r in reviews])
+        examples = tf.constant([text_example(r, "text").SerializeToString() for r in reviews])
         if signature == EXAMPLES_SIGNATURE:
             return function(**{EXAMPLES_INPUT: examples})[EXAMPLES_OUTPUT].numpy()[:, 0]
         return function(**{CLASSIFY_INPUT: examples})[CLASSIFY_SCORES].numpy()
@@ -240,7 +240,8 @@ def test_golden_rest_examples_with_version():
                                  ["Great film!"])
     assert request == RestRequest("POST", "/v1/models/imdb/versions/3:predict", {
         "signature_name": "serving_default", "instances": [{"b64": GOLDEN_EXAMPLE_B64}]})
-    assert base64.b64decode(GOLDEN_EXAMPLE_B64) == text_example("Great film!").SerializeToString()
+    assert base64.b64decode(GOLDEN_EXAMPLE_B64) == text_example(
+        "Great film!", "text").SerializeToString()
 
 
 def test_golden_rest_classify_and_metadata():
@@ -299,7 +300,7 @@ def test_version_and_label_are_exclusive_and_options_checked():
 
 def test_raw_text_signature_refuses_examples_before_sending():
     with pytest.raises(ServingError, match="takes review text"):
-        build_rest_request(ModelTarget(), RAW_TEXT_SIGNATURE, [text_example("x")])
+        build_rest_request(ModelTarget(), RAW_TEXT_SIGNATURE, [text_example("x", "text")])
 
 
 def test_backoff_delays_and_only_retryable_errors():

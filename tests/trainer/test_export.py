@@ -46,7 +46,7 @@ def test_signatures_follow_tf_servings_predict_and_classify_contracts(signature_
 
 def test_the_three_signatures_agree(loaded):
     texts = ["A great, wonderful film!", "awful and boring.<br />", ""]
-    examples = tf.constant([export.text_example(t).SerializeToString() for t in texts])
+    examples = tf.constant([export.text_example(t, "text").SerializeToString() for t in texts])
     raw = loaded.signatures[sig.RAW_TEXT_SIGNATURE](text=tf.constant(texts))
     by_example = loaded.signatures[sig.EXAMPLES_SIGNATURE](examples=examples)
     classified = loaded.signatures[sig.CLASSIFY_SIGNATURE](inputs=examples)
@@ -143,3 +143,17 @@ def test_keras_reloads_the_export_without_custom_objects(pushed_model_dir):
     full = predict(tokens)
     assert np.all((full >= 0) & (full <= 1))
     np.testing.assert_allclose(predict(tokens[:, :3]), full, atol=1e-5)
+
+
+def test_warmup_examples_carry_the_configured_text_feature():
+    """With --text-feature review, warmup Examples hold `review` (the Example signatures parse
+    that name), not a hard-coded `text`."""
+    logs = export.warmup_records(["A fine film"], "review")
+    predict = [log.predict_log.request for log in logs if log.HasField("predict_log")]
+    serialized = [r for r in predict if r.model_spec.signature_name == "serving_default"][0]
+    example = tf.train.Example.FromString(
+        tf.make_ndarray(serialized.inputs["examples"]).ravel()[0])
+    assert list(example.features.feature) == ["review"]
+    assert example.features.feature["review"].bytes_list.value[0] == b"A fine film"
+    classify = [log.classify_log.request for log in logs if log.HasField("classify_log")][0]
+    assert list(classify.input.example_list.examples[0].features.feature) == ["review"]
