@@ -81,9 +81,10 @@ def main(argv=None) -> dict:
     datasets = {
         "plain_keras": lambda: plain_keras(train_files, spec, batch),
         "trainer_fixed": lambda: data.make_dataset(
-            fn_args, train_files, output, "label", batch, True, ()),
+            fn_args, train_files, output, "label", batch, True, (), config.seed),
         "trainer_buckets": lambda: data.make_dataset(
-            fn_args, train_files, output, "label", batch, True, config.length_buckets),
+            fn_args, train_files, output, "label", batch, True, config.length_buckets,
+            config.seed),
     }
     result = {"cpu": cpu_model(), "cores": os.cpu_count(), "batch_size": batch,
               "steps": args.steps}

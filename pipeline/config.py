@@ -9,7 +9,7 @@ from typing import Any, Dict, List, Tuple
 
 from contract.errors import UserError
 from contract.names import DEFAULT_MODEL_NAME, model_name_problem
-from trainer.hparams import ModelHParams
+from trainer.hparams import CELLS, TUNER_ALGORITHMS, ModelHParams
 from contract.settings import TrainerSettings, TransformSettings, TunerSettings
 
 DEFAULT_GLOVE_PATH = os.path.join("~", ".cache", "glove", "glove.6B.50d.txt")
@@ -76,7 +76,7 @@ class PipelineConfig:
                                               "part tried on eval.", item_type=float)
 
     # Model and training (Trainer).
-    cell: str = _field(_HP.cell, "Recurrent cell.", choices=("lstm", "gru"))
+    cell: str = _field(_HP.cell, "Recurrent cell.", choices=CELLS)
     num_layers: int = _field(_HP.num_layers, "Stacked recurrent layers.")
     units: int = _field(_HP.units, "Units per recurrent layer (per direction).")
     dropout: float = _field(_HP.dropout, "Dropout after the recurrent stack and in the head.")
@@ -116,7 +116,7 @@ class PipelineConfig:
                          "hyperparameters in ML Metadata; 'fixed': use the model flags as given.",
                          choices=TUNING_MODES)
     tuner_algorithm: str = _field("random", "Keras Tuner search algorithm.",
-                                  choices=("random", "bayesian", "hyperband"))
+                                  choices=TUNER_ALGORITHMS)
     tuner_max_trials: int = _field(4, "Trials (random/bayesian).")
     tuner_epochs: int = _field(1, "Epochs per trial (early stopping inside trials); a trial's "
                                "score is its best eval accuracy.")
@@ -301,8 +301,8 @@ class PipelineConfig:
         for name in ("tune_units", "tune_num_layers"):
             check(bool(getattr(self, name)) and min(getattr(self, name)) >= 1,
                   f"--{name.replace('_', '-')} needs values >= 1")
-        check(bool(self.tune_cells) and set(self.tune_cells) <= {"lstm", "gru"},
-              f"--tune-cells must be lstm and/or gru, got {self.tune_cells}")
+        check(bool(self.tune_cells) and set(self.tune_cells) <= set(CELLS),
+              f"--tune-cells must be among {CELLS}, got {self.tune_cells}")
         check(bool(self.tune_bidirectional) and all(
             v.lower() in ("true", "false", "1", "0", "yes", "no")
             for v in self.tune_bidirectional), "--tune-bidirectional takes true/false values")

@@ -68,8 +68,8 @@ def training_schema(tft_output: tft.TFTransformOutput, label: str):
 
 
 def make_dataset(fn_args, patterns, tft_output: tft.TFTransformOutput, label: str,
-                 batch_size: int, repeat: bool, length_buckets: Sequence[int] = (),
-                 seed: int = 42) -> tf.data.Dataset:
+                 batch_size: int, repeat: bool, length_buckets: Sequence[int],
+                 seed: int) -> tf.data.Dataset:
     """(tokens [batch, time], label) batches; `length_buckets` = bucket boundaries in tokens
     (empty: fixed batches in file order, still trimmed to their longest review)."""
     dataset = fn_args.data_accessor.tf_dataset_factory(

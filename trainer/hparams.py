@@ -7,6 +7,7 @@ import dataclasses
 from typing import Any, Dict
 
 CELLS = ("lstm", "gru")
+TUNER_ALGORITHMS = ("random", "bayesian", "hyperband")  # Keras Tuner's (trainer/tuning.py).
 POOLINGS = ("last", "max_mean")
 
 

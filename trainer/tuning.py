@@ -14,10 +14,9 @@ import tensorflow as tf
 from tfx import v1 as tfx
 
 from trainer import data, models, training
-from trainer.hparams import ModelHParams
+from trainer.hparams import TUNER_ALGORITHMS, ModelHParams
 from contract.settings import TunerSettings
 
-ALGORITHMS = ("random", "bayesian", "hyperband")
 OBJECTIVE = kt.Objective("val_accuracy", direction="max")
 
 
@@ -55,7 +54,7 @@ def hparams_from_hp(hp: kt.HyperParameters, base: ModelHParams,
 
 
 def make_tuner(algorithm: str, build, max_trials: int, epochs: int, directory: str,
-               seed: int = 42) -> kt.Tuner:
+               seed: int) -> kt.Tuner:
     # One failed trial stops the search: a silently failing search would otherwise hand the
     # Trainer default hyperparameters.
     common = dict(objective=OBJECTIVE, directory=directory, project_name="imdb_tuning",
@@ -66,7 +65,7 @@ def make_tuner(algorithm: str, build, max_trials: int, epochs: int, directory: s
         return kt.BayesianOptimization(build, max_trials=max_trials, **common)
     if algorithm == "hyperband":
         return kt.Hyperband(build, max_epochs=max(epochs, 2), factor=3, **common)
-    raise ValueError(f"tuner algorithm must be one of {ALGORITHMS}, got {algorithm!r}")
+    raise ValueError(f"tuner algorithm must be one of {TUNER_ALGORITHMS}, got {algorithm!r}")
 
 
 def tuner_fn(fn_args) -> tfx.components.TunerFnResult:

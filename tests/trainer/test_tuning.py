@@ -37,11 +37,12 @@ def test_algorithms(tmp_path, algorithm, tuner_class):
 
         return build_model(hparams_from_hp(hp, ModelHParams(), SEARCH_SPACE), 10)
 
-    tuner = make_tuner(algorithm, build, max_trials=2, epochs=1, directory=str(tmp_path))
+    tuner = make_tuner(algorithm, build, max_trials=2, epochs=1, directory=str(tmp_path),
+                       seed=0)
     assert isinstance(tuner, tuner_class)
     assert tuner.oracle.objective.name == "val_accuracy"
     with pytest.raises(ValueError, match="algorithm"):
-        make_tuner("grid", build, 2, 1, str(tmp_path / "x"))
+        make_tuner("grid", build, 2, 1, str(tmp_path / "x"), 0)
 
 
 def test_tuner_booleans_and_numbers_are_normalized():
