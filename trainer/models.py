@@ -105,6 +105,13 @@ def average_ensemble(members: List[tf.keras.Model]) -> tf.keras.Model:
     return model
 
 
+def logit(probability):
+    """The recurrent part's logit, as the exported model computes it; the mix weights are
+    fitted on these very values (training.add_wide_part), so the two cannot disagree."""
+    probability = tf.clip_by_value(probability, 1e-7, 1.0 - 1e-7)
+    return tf.math.log(probability / (1.0 - probability))
+
+
 def wide_and_deep(deep: tf.keras.Model, wide_weights: np.ndarray, wide_bias: float,
                   mix) -> tf.keras.Model:
     """{tokens, n-gram ids} -> P(positive): the recurrent model's logit and the wide part's
@@ -112,8 +119,7 @@ def wide_and_deep(deep: tf.keras.Model, wide_weights: np.ndarray, wide_bias: flo
     weight, wide weight, bias), all fitted before; nothing here trains any further."""
     tokens = tf.keras.Input(shape=(None,), dtype=tf.int64, name=TOKENS_FEATURE)
     ngrams = tf.keras.Input(shape=(None,), dtype=tf.int64, name=NGRAMS_FEATURE)
-    probability = tf.clip_by_value(deep(tokens), 1e-7, 1.0 - 1e-7)
-    deep_logit = tf.math.log(probability / (1.0 - probability))
+    deep_logit = logit(deep(tokens))
     table = tf.keras.layers.Embedding(len(wide_weights), 1, embeddings_initializer="zeros",
                                       trainable=False, name="wide_weights")
     wide_logit = tf.reduce_sum(table(ngrams), axis=1) + wide_bias  # Id 0 (padding) weighs 0.

@@ -92,7 +92,8 @@ def add_wide_part(deep: tf.keras.Model, train_files, eval_files,
     deep_probability = deep.predict(
         tf.data.Dataset.from_tensor_slices(tokens).batch(256).map(data.trim_padding),
         verbose=0).ravel()
-    deep_logit, wide_logit = wide.deep_logits(deep_probability), part.logits(eval_x)
+    deep_logit = models.logit(tf.constant(deep_probability)).numpy().astype(np.float64)
+    wide_logit = part.logits(eval_x)
     mix = wide.fit_mix(deep_logit, wide_logit, eval_y)
     mixed = mix[0] * deep_logit + mix[1] * wide_logit + mix[2]
 

@@ -81,11 +81,6 @@ def fit_wide(train_x: sparse.csr_matrix, train_y: np.ndarray, eval_x: sparse.csr
                      bias=float(model.intercept_[0]), c=best, eval_accuracy_by_c=scores)
 
 
-def deep_logits(probabilities: np.ndarray) -> np.ndarray:
-    clipped = np.clip(probabilities.ravel().astype(np.float64), 1e-7, 1 - 1e-7)
-    return np.log(clipped / (1 - clipped))
-
-
 def fit_mix(deep: np.ndarray, wide: np.ndarray, labels: np.ndarray) -> Tuple[float, float, float]:
     """(deep weight, wide weight, bias) of a logistic regression on the two parts' eval logits."""
     from sklearn.linear_model import LogisticRegression

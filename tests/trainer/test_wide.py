@@ -4,7 +4,7 @@ from scipy import sparse
 
 from trainer import wide
 from trainer.hparams import ModelHParams
-from trainer.models import build_model, wide_and_deep
+from trainer.models import build_model, logit, wide_and_deep
 
 
 def _bags(rng, count, width=50):
@@ -56,7 +56,7 @@ def test_wide_and_deep_computes_the_fitted_mix_and_reloads_without_custom_object
     tokens = np.array([[3, 4, 5, 0], [6, 7, 0, 0]], dtype=np.int64)
     ngrams = np.array([[1, 2, 0], [5, 9, 11]], dtype=np.int64)
     got = model({"tokens": tokens, "ngrams": ngrams}).numpy().ravel()
-    deep_logit = wide.deep_logits(deep(tokens).numpy())
+    deep_logit = logit(deep(tokens)).numpy().ravel()
     wide_logit = weights[ngrams].sum(axis=1) + 0.5
     expected = 1 / (1 + np.exp(-(mix[0] * deep_logit + mix[1] * wide_logit + mix[2])))
     np.testing.assert_allclose(got, expected, rtol=1e-5)
