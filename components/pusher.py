@@ -23,8 +23,8 @@ from tfx.utils import io_utils, json_utils, proto_utils
 
 from contract.settings import from_custom_config
 from contract.errors import UserError
+from serving.versions import SAVED_MODEL_FILE, loadable_versions, version_dirs
 
-SAVED_MODEL_FILE = "saved_model.pb"
 INCOMING_PREFIX = ".incoming-"
 # Written into every pushed version: which Trainer model it is a copy of, so that a rerun with
 # nothing changed neither evaluates the model against itself nor pushes it a second time.
@@ -44,14 +44,6 @@ class PusherSettings:
     model_name: str
 
 
-def version_dirs(serving_dir: str) -> List[int]:
-    """Numeric version directories under a serving dir, oldest first (what TF Serving sees)."""
-    if not fileio.exists(serving_dir):
-        return []
-    return sorted(int(name.strip("/")) for name in fileio.listdir(serving_dir)
-                  if name.strip("/").isdigit())
-
-
 def next_version(serving_dir: str) -> int:
     """A Unix timestamp like TFX's Pusher, but always above the newest existing version."""
     existing = version_dirs(serving_dir)
@@ -63,15 +55,9 @@ def _is_local(path: str) -> bool:
 
 
 def newest_served_version(serving_dir: str, skip_copies_of: str = "") -> Optional[int]:
-    """The newest version TF Serving could load: a numeric dir holding saved_model.pb.
-
-    On object stores the Pusher writes saved_model.pb last, so a version without it is a copy
-    still in progress or one that failed. `skip_copies_of` (a Trainer model URI) passes over
-    versions pushed from that model.
-    """
-    for version in reversed(version_dirs(serving_dir)):
-        if not fileio.exists(os.path.join(serving_dir, str(version), SAVED_MODEL_FILE)):
-            continue
+    """The newest version TF Serving could load (serving/versions.py); `skip_copies_of` (a
+    Trainer model URI) passes over versions pushed from that model."""
+    for version in reversed(loadable_versions(serving_dir)):
         if skip_copies_of and pushed_from(serving_dir, version) == skip_copies_of:
             continue
         return version

@@ -10,6 +10,7 @@ from ml_metadata.proto import metadata_store_pb2
 
 from pipeline.config import PipelineConfig
 from reports import report_plots
+from components.pusher import ALREADY_SERVED_KEY
 from contract.errors import UserError
 from contract.names import TRAINING_SUMMARY_FILE
 
@@ -80,7 +81,7 @@ class RunReport:
             where = f"version {self.pushed_version} ({self.pushed_destination})"
             return (f"nothing new: cached, pushed by an earlier run as {where}"
                     if pusher.state == "CACHED" else f"pushed as {where}")
-        served = pushed.custom_properties.get("already_served_version")
+        served = pushed.custom_properties.get(ALREADY_SERVED_KEY)
         if served is not None:
             return f"not pushed: this model is already served as version {served.int_value}"
         return "not pushed: the model was not blessed" if self.blessed is False else "not pushed"

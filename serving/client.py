@@ -40,6 +40,7 @@ from contract.signatures import (CLASS_NAMES, CLASSIFY_CLASSES, CLASSIFY_INPUT, 
                                 RAW_TEXT_SIGNATURE)
 from contract.errors import UserError
 from contract.names import DEFAULT_MODEL_NAME
+from serving.versions import version_dirs
 
 SIGNATURES = (RAW_TEXT_SIGNATURE, EXAMPLES_SIGNATURE, CLASSIFY_SIGNATURE)
 TEXT_FEATURE = "text"  # The raw feature the Example signatures parse (PipelineConfig.text_feature).
@@ -519,8 +520,7 @@ def resolve_model_dir(path: str, version: Optional[int] = None) -> str:
     if not tf.io.gfile.isdir(path):
         raise ServingError(f"no model directory {path}", "NOT_FOUND")
     has_model = tf.io.gfile.exists(os.path.join(path, "saved_model.pb"))
-    versions = sorted(int(d.strip("/")) for d in tf.io.gfile.listdir(path)
-                      if d.strip("/").isdigit())
+    versions = version_dirs(path)
     if version is not None:
         if version not in versions:
             raise ServingError(f"no version {version} in {path} (versions: {versions})",

@@ -35,6 +35,7 @@ import tensorflow as tf
 from tensorflow_serving.apis import (classification_pb2, get_model_metadata_pb2, model_pb2,
                                      predict_pb2, prediction_service_pb2_grpc)
 
+from serving.versions import loadable_versions
 from serving.client import (GRPC_MAX_MESSAGE_BYTES, METADATA_FIELD, load_saved_model,
                             read_signature_defs, tf_error_message)
 from contract.signatures import (CLASSIFY_CLASSES, CLASSIFY_INPUT, CLASSIFY_METHOD_NAME,
@@ -179,8 +180,8 @@ class ServedModels:
     @classmethod
     def from_base_path(cls, base_path: str, name: str = "imdb",
                        labels: Optional[Dict[str, int]] = None) -> "ServedModels":
-        versions = {int(d): os.path.join(base_path, d) for d in os.listdir(base_path)
-                    if d.isdigit() and os.path.exists(os.path.join(base_path, d, "saved_model.pb"))}
+        versions = {version: os.path.join(base_path, str(version))
+                    for version in loadable_versions(base_path)}
         return cls(name, versions, labels)
 
     def resolve(self, name: str, version: Optional[int] = None,
