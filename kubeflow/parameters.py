@@ -18,6 +18,7 @@ from typing import Any, Dict, Sequence
 from tfx.orchestration import data_types
 
 from pipeline.config import ConfigError
+from pipeline import nodes
 
 
 @dataclasses.dataclass(frozen=True)
@@ -29,9 +30,9 @@ class Parameter:
 
 
 PARAMETERS = (
-    Parameter("max_examples", "TfdsExampleGen", "max_examples", int),
-    Parameter("eval_percent", "TfdsExampleGen", "eval_percent", int),
-    Parameter("tfds_data_dir", "TfdsExampleGen", "data_dir", str),
+    Parameter("max_examples", nodes.EXAMPLE_GEN, "max_examples", int),
+    Parameter("eval_percent", nodes.EXAMPLE_GEN, "eval_percent", int),
+    Parameter("tfds_data_dir", nodes.EXAMPLE_GEN, "data_dir", str),
 )
 
 _PARSERS = {"NUMBER_INTEGER": int, "NUMBER_DOUBLE": float, "STRING": str,

@@ -10,15 +10,16 @@ from typing import Dict, Tuple
 
 from kfp.pipeline_spec import pipeline_spec_pb2
 from tfx.dsl.components.base import base_component
+from pipeline import nodes
 
 ResourceSpec = pipeline_spec_pb2.PipelineDeploymentConfig.PipelineContainerSpec.ResourceSpec
 
-GPU_COMPONENTS = ("Tuner", "Trainer", "Teacher")
+GPU_COMPONENTS = (nodes.TUNER, nodes.TRAINER, nodes.TEACHER)
 # component id -> (vCPU, memory in GB); anything not listed gets LIGHT.
 LIMITS: Dict[str, Tuple[float, float]] = {
-    "Trainer": (8, 30), "Tuner": (8, 30), "Teacher": (8, 30),
-    "TfdsExampleGen": (4, 16), "StatisticsGen": (4, 16), "Transform": (4, 16),
-    "Evaluator": (4, 16),
+    nodes.TRAINER: (8, 30), nodes.TUNER: (8, 30), nodes.TEACHER: (8, 30),
+    nodes.EXAMPLE_GEN: (4, 16), nodes.STATISTICS_GEN: (4, 16), nodes.TRANSFORM: (4, 16),
+    nodes.EVALUATOR: (4, 16),
 }
 LIGHT = (1, 4)
 

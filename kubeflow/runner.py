@@ -16,9 +16,10 @@ from kubeflow.resources import apply_resources
 from kubeflow.targets import TARGETS
 from pipeline.config import ConfigError, PipelineConfig
 from pipeline.pipeline import create_pipeline
+from pipeline import nodes
 
 # Not cached: its output depends on the serving dir, which the cache key cannot see.
-UNCACHED_TASKS = ("ServingBaseline",)
+UNCACHED_TASKS = (nodes.SERVING_BASELINE,)
 
 
 def compile_pipeline(config: PipelineConfig, output_file: str, image: str,

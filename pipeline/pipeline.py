@@ -12,6 +12,7 @@ from components.evaluator import Evaluator
 from components.serving_baseline import ServingBaseline
 from components.tfds_example_gen import TfdsExampleGen
 from components.transform import DeterministicTransform
+from pipeline import nodes
 from pipeline.config import PipelineConfig
 from pipeline.fingerprint import code_fingerprint
 from contract import signatures
@@ -70,18 +71,21 @@ def create_components(config: PipelineConfig) -> List:
         dataset=config.tfds_full_name, data_dir=config.resolved_tfds_data_dir,
         text_feature=config.text_feature, label_feature=config.label_feature,
         eval_percent=config.eval_percent, max_examples=config.max_examples,
-        unlabeled_split=config.unlabeled_split)
+        unlabeled_split=config.unlabeled_split).with_id(nodes.EXAMPLE_GEN)
     # Unlabeled reviews (label -1) are neither described by the schema nor validated.
     unlabeled = [UNLABELED_SPLIT] if config.unlabeled_split else []
-    statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"],
-                                                  exclude_splits=unlabeled)
+    statistics_gen = tfx.components.StatisticsGen(
+        examples=example_gen.outputs["examples"],
+        exclude_splits=unlabeled).with_id(nodes.STATISTICS_GEN)
     schema_gen = CuratedSchemaGen(statistics=statistics_gen.outputs["statistics"],
                                   text_feature=config.text_feature,
-                                  label_feature=config.label_feature)
+                                  label_feature=config.label_feature
+                                  ).with_id(nodes.SCHEMA_GEN)
     example_validator = tfx.components.ExampleValidator(
         statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"],
-        exclude_splits=unlabeled)
-    anomalies_gate = AnomaliesGate(anomalies=example_validator.outputs["anomalies"])
+        exclude_splits=unlabeled).with_id(nodes.EXAMPLE_VALIDATOR)
+    anomalies_gate = AnomaliesGate(
+        anomalies=example_validator.outputs["anomalies"]).with_id(nodes.ANOMALIES_GATE)
 
     transform = DeterministicTransform(
         examples=example_gen.outputs["examples"], schema=schema_gen.outputs["schema"],
@@ -91,7 +95,7 @@ def create_components(config: PipelineConfig) -> List:
                                              transform=["train", "eval", *unlabeled]),
         # Pre/post-transform TFDV statistics: nothing reads them, and over the wide part's
         # n-gram ids they cost minutes. The raw data's statistics (StatisticsGen) gate the run.
-        disable_statistics=True).with_id("Transform")
+        disable_statistics=True).with_id(nodes.TRANSFORM)
     transform.add_upstream_node(anomalies_gate)
 
     # Tuner and Trainer see the same data: train on `train`, score on `eval`.
@@ -104,18 +108,19 @@ def create_components(config: PipelineConfig) -> List:
                                                            code(TUNER_FN))
     trainer = tfx.components.Trainer(run_fn=RUN_FN, hyperparameters=hyperparameters,
                                      custom_config={**config.trainer_config(), **code(RUN_FN)},
-                                     **training_inputs)
+                                     **training_inputs).with_id(nodes.TRAINER)
     training_nodes = [trainer]
     if config.unlabeled_split:
         # Distillation (trainer/distill.py): the model above becomes the teacher; the student
         # keeps the id "Trainer", so everything downstream reads the model it exports.
-        trainer = trainer.with_id("Teacher")
+        trainer = trainer.with_id(nodes.TEACHER)
         student = tfx.components.Trainer(
             run_fn=DISTILL_RUN_FN, hyperparameters=hyperparameters,
             base_model=trainer.outputs["model"],
             custom_config={**config.trainer_config(), **code(DISTILL_RUN_FN)},
             **{**training_inputs,
-               "train_args": tfx.proto.TrainArgs(splits=["train", UNLABELED_SPLIT])})
+               "train_args": tfx.proto.TrainArgs(splits=["train", UNLABELED_SPLIT])}
+        ).with_id(nodes.TRAINER)
         training_nodes.append(student)
         trainer = student
 
@@ -124,14 +129,15 @@ def create_components(config: PipelineConfig) -> List:
     # It takes the Trainer's model (so it reads the serving dir just before the Evaluator) to
     # skip a served copy of that same model: a rerun with nothing changed is then all cached.
     baseline_model = ServingBaseline(serving_dir=config.resolved_serving_dir,
-                                     candidate=trainer.outputs["model"])
+                                     candidate=trainer.outputs["model"]
+                                     ).with_id(nodes.SERVING_BASELINE)
 
     evaluator = Evaluator(
         examples=example_gen.outputs["examples"], schema=schema_gen.outputs["schema"],
         model=trainer.outputs["model"],
         baseline_model=baseline_model.outputs["model"],
         example_splits=["test"],
-        eval_config=eval_config(config)).with_id("Evaluator")
+        eval_config=eval_config(config)).with_id(nodes.EVALUATOR)
 
     pusher = tfx.components.Pusher(
         model=trainer.outputs["model"],
@@ -140,7 +146,8 @@ def create_components(config: PipelineConfig) -> List:
             filesystem=tfx.proto.PushDestination.Filesystem(
                 base_directory=config.resolved_serving_dir)),
         custom_config=config.pusher_config(),
-        custom_executor_spec=executor_spec.ExecutorClassSpec(VersionedPusherExecutor))
+        custom_executor_spec=executor_spec.ExecutorClassSpec(VersionedPusherExecutor)
+    ).with_id(nodes.PUSHER)
 
     return [example_gen, statistics_gen, schema_gen, example_validator, anomalies_gate,
             transform, *tuning_nodes, *training_nodes, baseline_model, evaluator, pusher]
@@ -151,7 +158,7 @@ def _hyperparameter_source(config: PipelineConfig, training_inputs: dict, code: 
     if config.tuning == "tune":
         tuner = tfx.components.Tuner(tuner_fn=TUNER_FN,
                                      custom_config={**config.tuner_config(), **code},
-                                     **training_inputs)
+                                     **training_inputs).with_id(nodes.TUNER)
         return [tuner], tuner.outputs["best_hyperparameters"]
     if config.tuning == "reuse":
         latest = tfx.dsl.Resolver(

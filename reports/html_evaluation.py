@@ -6,6 +6,7 @@ import os
 from reports import report, report_data, report_plots
 from pipeline.config import PipelineConfig
 from reports.html import cell, esc, image, para, section, table
+from pipeline import nodes
 
 METRICS = ("example_count", "binary_accuracy", "auc", "precision", "recall")
 
@@ -22,7 +23,7 @@ def _number(name: str, value):
 
 
 def metrics_part(run: report.RunReport) -> list:
-    evaluation = run.artifact("Evaluator", "evaluation")
+    evaluation = run.artifact(nodes.EVALUATOR, "evaluation")
     if evaluation is None:
         return [para("The Evaluator did not run.", "bad")]
     slices = report.load_slices(evaluation.uri)
@@ -48,7 +49,7 @@ def decision_part(run: report.RunReport) -> list:
         return [para("No blessing: the Evaluator did not finish.", "bad")]
     candidate = run.test_metrics().get("binary_accuracy")
     baseline = run.baseline_metrics().get("binary_accuracy")
-    served = run.artifact("ServingBaseline", "model")
+    served = run.artifact(nodes.SERVING_BASELINE, "model")
     version = served and served.custom_properties.get("served_version")
     against = (f"the served model (version {version.int_value}): accuracy "
                f'<span data-key="baseline_accuracy">{baseline:.4f}</span>'
@@ -83,7 +84,7 @@ def decision_part(run: report.RunReport) -> list:
 
 def _model_dir(run: report.RunReport):
     """The candidate (what TFMA scored above); the pushed copy if the Trainer's is gone."""
-    model = run.artifact("Trainer", "model")
+    model = run.artifact(nodes.TRAINER, "model")
     candidate = model and os.path.join(model.uri, "Format-Serving")
     if candidate and os.path.exists(os.path.join(candidate, "saved_model.pb")):
         return candidate
@@ -91,7 +92,7 @@ def _model_dir(run: report.RunReport):
 
 
 def predictions_part(run: report.RunReport, config: PipelineConfig, max_reviews: int) -> list:
-    examples = run.artifact("TfdsExampleGen", "examples")
+    examples = run.artifact(nodes.EXAMPLE_GEN, "examples")
     model_dir = _model_dir(run)
     files = examples and report_data.split_files(examples.uri, "test")
     if not files or not model_dir:

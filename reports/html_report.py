@@ -15,6 +15,7 @@ from reports.html import cell, esc, image, para, section, table
 from reports.html_evaluation import evaluation_section
 from pipeline.config import PipelineConfig
 from trainer import preprocessing
+from pipeline import nodes
 
 DEFAULT_REVIEWS = 5000  # Test reviews scored for the confusion matrix etc.; 0 = all.
 
@@ -68,12 +69,12 @@ def data_section(run: report.RunReport, config: PipelineConfig) -> str:
     parts = [table(["split", "reviews"], [[cell(s), cell(n, f"split:{s}")]
                                          for s, n in counts.items()])
              if counts else para("No split counts (TfdsExampleGen did not run).", "note")]
-    transformed = run.artifact("Transform", "transformed_examples")
+    transformed = run.artifact(nodes.TRANSFORM, "transformed_examples")
     lengths = transformed and report_data.token_counts(transformed.uri, "train")
-    max_len = run.custom_config("Transform").get("max_len", config.max_len)
+    max_len = run.custom_config(nodes.TRANSFORM).get("max_len", config.max_len)
     if lengths is not None and len(lengths):
         long = int((lengths > max_len).sum())
-        side = run.custom_config("Transform").get("truncating", config.truncating)
+        side = run.custom_config(nodes.TRANSFORM).get("truncating", config.truncating)
         parts += ["<h3>Review length (train split)</h3>",
                   image(report_plots.length_histogram(lengths, max_len), "review lengths"),
                   para(f'<span data-key="truncated">{long}</span> of {len(lengths)} training '
@@ -163,7 +164,7 @@ def _curves(run: report.RunReport, members) -> bytes:
     """The Trainer's own training_curves.png, or drawn again from the summary's histories."""
     import tensorflow as tf
 
-    model_run = run.artifact("Trainer", "model_run")
+    model_run = run.artifact(nodes.TRAINER, "model_run")
     path = model_run and os.path.join(model_run.uri, "training_curves.png")
     if path and tf.io.gfile.exists(path):
         with tf.io.gfile.GFile(path, "rb") as handle:

@@ -13,6 +13,7 @@ from reports import report_plots
 from components.pusher import ALREADY_SERVED_KEY
 from contract.errors import UserError
 from contract.names import TRAINING_SUMMARY_FILE
+from pipeline import nodes
 
 
 
@@ -49,31 +50,31 @@ class RunReport:
 
     @property
     def blessed(self) -> Optional[bool]:
-        blessing = self.artifact("Evaluator", "blessing")
+        blessing = self.artifact(nodes.EVALUATOR, "blessing")
         return None if blessing is None else bool(_int(blessing, "blessed"))
 
     @property
     def pushed_destination(self) -> Optional[str]:
-        pushed = self.artifact("Pusher", "pushed_model")
+        pushed = self.artifact(nodes.PUSHER, "pushed_model")
         if pushed is None or not _int(pushed, "pushed"):
             return None
         return pushed.custom_properties["pushed_destination"].string_value
 
     def test_metrics(self, slice_key=()) -> Dict[str, float]:
-        evaluation = self.artifact("Evaluator", "evaluation")
+        evaluation = self.artifact(nodes.EVALUATOR, "evaluation")
         return {} if evaluation is None else load_metrics(evaluation.uri, slice_key)
 
 
     @property
     def pushed_version(self) -> Optional[str]:
-        pushed = self.artifact("Pusher", "pushed_model")
+        pushed = self.artifact(nodes.PUSHER, "pushed_model")
         version = pushed and pushed.custom_properties.get("pushed_version")
         return version.string_value if version and _int(pushed, "pushed") else None
 
     def push_status(self) -> str:
         """One line: what the Pusher did this run, and why when it pushed nothing."""
-        pusher = self.nodes.get("Pusher")
-        pushed = self.artifact("Pusher", "pushed_model")
+        pusher = self.nodes.get(nodes.PUSHER)
+        pushed = self.artifact(nodes.PUSHER, "pushed_model")
         if pusher is None or pushed is None:
             return ("not pushed: the Pusher did not run" if pusher is None else
                     f"not pushed: the Pusher ended {pusher.state}")
@@ -94,20 +95,20 @@ class RunReport:
 
     def code_fingerprint(self) -> Optional[str]:
         """The trainer-code hash the run's Transform/Tuner/Trainer were keyed on."""
-        for node in ("Trainer", "Transform", "Tuner"):
+        for node in (nodes.TRAINER, nodes.TRANSFORM, nodes.TUNER):
             fingerprint = self.custom_config(node).get("code_fingerprint")
             if fingerprint:
                 return fingerprint
         return None
 
     def split_counts(self) -> Dict[str, int]:
-        examples = self.artifact("TfdsExampleGen", "examples")
+        examples = self.artifact(nodes.EXAMPLE_GEN, "examples")
         counts = examples and examples.custom_properties.get("split_counts")
         return json.loads(counts.string_value) if counts else {}
 
     def anomalies(self) -> Optional[Dict[str, Dict[str, str]]]:
         """split -> {feature: description} from ExampleValidator; None without its artifact."""
-        proto = self.artifact("ExampleValidator", "anomalies")
+        proto = self.artifact(nodes.EXAMPLE_VALIDATOR, "anomalies")
         if proto is None:
             return None
         from tfx.types import standard_artifacts
@@ -120,8 +121,8 @@ class RunReport:
 
     def baseline_metrics(self, slice_key=()) -> Dict[str, float]:
         """The baseline model's test metrics from the same evaluation; {} without a baseline."""
-        evaluation = self.artifact("Evaluator", "evaluation")
-        blessing = self.artifact("Evaluator", "blessing")
+        evaluation = self.artifact(nodes.EVALUATOR, "evaluation")
+        blessing = self.artifact(nodes.EVALUATOR, "blessing")
         if evaluation is None or blessing is None or "baseline_model" not in \
                 blessing.custom_properties:
             return {}
@@ -129,7 +130,7 @@ class RunReport:
 
     def blessing_failures(self) -> List[str]:
         """Why the Evaluator did not bless: one line per failed threshold and slice."""
-        evaluation = self.artifact("Evaluator", "evaluation")
+        evaluation = self.artifact(nodes.EVALUATOR, "evaluation")
         if evaluation is None:
             return []
         import tensorflow_model_analysis as tfma
@@ -153,20 +154,20 @@ class RunReport:
 
     def skew_check(self) -> dict:
         """What the Evaluator's training/serving skew guard checked (components/skew_guard.py)."""
-        blessing = self.artifact("Evaluator", "blessing")
+        blessing = self.artifact(nodes.EVALUATOR, "blessing")
         found = blessing and blessing.custom_properties.get("skew_check")
         return json.loads(found.string_value) if found else {}
 
     def trials(self) -> List[dict]:
         """The Tuner's completed trials (id, score, values), best first; [] without a Tuner."""
-        results = self.artifact("Tuner", "tuner_results")
+        results = self.artifact(nodes.TUNER, "tuner_results")
         if results is None:
             return []
         files = tf.io.gfile.glob(os.path.join(results.uri, "*.json"))
         return json.loads(read_text(files[0])) if files else []
 
     def training_summary(self) -> dict:
-        model_run = self.artifact("Trainer", "model_run")
+        model_run = self.artifact(nodes.TRAINER, "model_run")
         path = model_run and os.path.join(model_run.uri, TRAINING_SUMMARY_FILE)
         return json.loads(read_text(path)) if path and tf.io.gfile.exists(path) else {}
 
@@ -317,7 +318,7 @@ def format_report(report: RunReport, plots: Optional[Dict[str, str]] = None) -> 
         shown = ", ".join(f"{k}={v:.4f}" for k, v in sorted(metrics.items())
                           if isinstance(v, (int, float)))
         lines.append(f"Test split metrics: {shown}")
-    evaluation = report.artifact("Evaluator", "evaluation")
+    evaluation = report.artifact(nodes.EVALUATOR, "evaluation")
     if evaluation is not None:
         lines.append(f"Evaluation (TFMA):  {evaluation.uri}")
     skew = report.skew_check()
@@ -328,7 +329,7 @@ def format_report(report: RunReport, plots: Optional[Dict[str, str]] = None) -> 
                      f"{skew['max_probability_difference']:.1e}")
     lines.append(f"Blessed:            {report.blessed}")
     lines.append(f"Push:               {report.push_status()}")
-    model_run = report.artifact("Trainer", "model_run")
+    model_run = report.artifact(nodes.TRAINER, "model_run")
     if model_run is not None:
         lines.append(f"Training curves:    {os.path.join(model_run.uri, 'training_curves.png')}"
                      f" (TensorBoard logs in {model_run.uri})")

@@ -1,0 +1,15 @@
+"""The pipeline's node ids (create_pipeline sets each), which reports and Kubeflow settings
+look nodes up by."""
+
+EXAMPLE_GEN = "TfdsExampleGen"
+STATISTICS_GEN = "StatisticsGen"
+SCHEMA_GEN = "CuratedSchemaGen"
+EXAMPLE_VALIDATOR = "ExampleValidator"
+ANOMALIES_GATE = "AnomaliesGate"
+TRANSFORM = "Transform"
+TUNER = "Tuner"
+TRAINER = "Trainer"  # The model that is evaluated and pushed (the student when distilling).
+TEACHER = "Teacher"  # With --unlabeled-split: the Trainer whose model labels the unlabeled reviews.
+SERVING_BASELINE = "ServingBaseline"
+EVALUATOR = "Evaluator"
+PUSHER = "Pusher"
