@@ -16,7 +16,16 @@ import sys
 import time
 from typing import Optional, Sequence
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")  # Before TensorFlow loads: no C++ INFO.
+import warnings
+
+# Quiet by default, before TensorFlow loads: its C++ INFO and WARNING lines (e.g. two dozen
+# "Output shapes may be inaccurate" when the report loads the export) and the Google client
+# libraries' Python-version notices say nothing about this run. Errors stay visible;
+# `--verbose` shows everything.
+if "--verbose" not in sys.argv:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    warnings.filterwarnings("ignore", message="You are using a non-supported Python version",
+                            category=FutureWarning)
 
 from pipeline.config import PRESETS, ConfigError, PipelineConfig, make_config
 from contract.errors import UserError
@@ -261,7 +270,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="Run the whole pipeline locally (BeamDagRunner).")
     _add_config_flags(run)
-    run.add_argument("--verbose", action="store_true", help="Show TFX's full INFO logs.")
+    run.add_argument("--verbose", action="store_true", help="Show TFX's full INFO logs, TensorFlow's C++ warnings and library notices.")
     run.set_defaults(handler=cmd_run)
     report = commands.add_parser("report", help="Per-component times, metrics and outputs of "
                                  "the latest run, from ML Metadata.")
