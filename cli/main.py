@@ -270,7 +270,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="Run the whole pipeline locally (BeamDagRunner).")
     _add_config_flags(run)
-    run.add_argument("--verbose", action="store_true", help="Show TFX's full INFO logs, TensorFlow's C++ warnings and library notices.")
+    run.add_argument("--verbose", action="store_true", help="Show TFX's full INFO logs, "
+                     "TensorFlow's C++ warnings and library notices.")
     run.set_defaults(handler=cmd_run)
     report = commands.add_parser("report", help="Per-component times, metrics and outputs of "
                                  "the latest run, from ML Metadata.")
