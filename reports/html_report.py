@@ -175,9 +175,31 @@ def _curves(run: report.RunReport, members) -> bytes:
         lambda out: plot_history([m["history"] for m in members], out))
 
 
+def verdict_section(run: report.RunReport) -> str:
+    """What a reader came for, first: test accuracy, blessed or not and why, what was pushed,
+    the served baseline it was judged against."""
+    metrics = run.test_metrics()
+    accuracy = metrics.get("binary_accuracy")
+    baseline = run.baseline_metrics().get("binary_accuracy")
+    blessed = run.blessed
+    verdict = {True: '<span class="good" data-key="verdict_blessed">blessed</span>',
+               False: '<span class="bad" data-key="verdict_blessed">not blessed</span>',
+               None: '<span class="bad" data-key="verdict_blessed">not evaluated</span>'}[blessed]
+    lines = [para(
+        f'Test accuracy <b data-key="verdict_accuracy">'
+        f'{"?" if accuracy is None else f"{accuracy:.4f}"}</b> on '
+        f'{int(metrics.get("example_count", 0)):,} test reviews; {verdict}'
+        + (f" against the served model's {baseline:.4f}" if baseline is not None else
+           " (nothing served before: only the absolute bar applied)" if blessed is not None
+           else "") + ".")]
+    lines += [para(esc(failure), "bad") for failure in run.blessing_failures()]
+    lines.append(para(f'<span data-key="verdict_push">{esc(run.push_status())}</span>.'))
+    return section("verdict", "Verdict", lines)
+
+
 def build_html(run: report.RunReport, config: PipelineConfig,
                max_reviews: int = DEFAULT_REVIEWS) -> str:
-    body = [run_section(run, config), data_section(run, config),
+    body = [verdict_section(run), run_section(run, config), data_section(run, config),
             tuning_section(run, config), training_section(run),
             evaluation_section(run, config, max_reviews)]
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"

@@ -140,6 +140,13 @@ def test_tuning_and_training_sections_match_the_artifacts(page, first_run):
             f"{summary['wide_and_deep']['eval_accuracy']:.4f}"
 
 
+def test_the_verdict_comes_first_and_matches_the_evaluation(page, first_run):
+    assert page.index('id="verdict"') < page.index('id="run"') < page.index('id="evaluation"')
+    assert keyed(page, "verdict_accuracy") == f"{first_run.test_metrics()['binary_accuracy']:.4f}"
+    assert keyed(page, "verdict_blessed") == ("blessed" if first_run.blessed else "not blessed")
+    assert keyed(page, "verdict_push") == first_run.push_status()
+
+
 def test_evaluation_section_matches_tfma_and_the_push(page, first_run):
     metrics = first_run.test_metrics()
     assert keyed(page, "metric:example_count") == "80"
