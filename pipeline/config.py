@@ -140,8 +140,8 @@ class PipelineConfig:
                                      "TFMA (per-class accuracy; ~25 % more Evaluator time on "
                                      "IMDB; the report's confusion matrix shows it anyway).")
     min_accuracy: float = _field(0.85, "Test accuracy a model needs to be blessed.")
-    max_accuracy_drop: float = _field(0.0, "Largest accuracy drop allowed against the latest "
-                                      "blessed model.")
+    max_accuracy_drop: float = _field(0.0, "Largest accuracy drop allowed against the version "
+                                      "TF Serving serves now (ServingBaseline).")
 
     # Publishing (Pusher).
     keep_versions: int = _field(3, "Pushed versions kept in the serving dir (oldest removed "
@@ -367,7 +367,3 @@ def make_config(preset: str = "full", **overrides) -> PipelineConfig:
         if field.name in values and isinstance(field.default, tuple):
             values[field.name] = tuple(values[field.name])
     return PipelineConfig(**values).validate()
-
-
-def config_fields() -> List[dataclasses.Field]:
-    return list(dataclasses.fields(PipelineConfig))

@@ -39,7 +39,8 @@ def keras_verbosity() -> int:
 
 
 def embedding_for(tft_output: tft.TFTransformOutput, glove_path: str, num_oov_buckets: int):
-    """(initial matrix or None, coverage summary) for the Transform vocabulary."""
+    """(initial matrix or None, embedding rows, coverage summary) for the Transform
+    vocabulary."""
     vocabulary = [w.decode("utf-8", "replace") if isinstance(w, bytes) else w
                   for w in tft_output.vocabulary_by_name(preprocessing.VOCAB_NAME)]
     rows = preprocessing.embedding_rows(len(vocabulary), num_oov_buckets)
