@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 ARGS ?=
 
-.PHONY: venv run smoke test data constraints clean chromium
+.PHONY: venv run smoke test lint data constraints clean chromium
 
 $(VENV)/.installed: setup.py constraints.txt
 	@test -x $(PY) || { py=$$(scripts/find_python.sh) && echo "creating $(VENV) with $$py" && $$py -m venv $(VENV); }
@@ -26,9 +26,13 @@ run: data
 smoke: data
 	$(VENV)/bin/imdb-pipeline run --preset smoke --output-dir pipeline_output/smoke $(ARGS)
 
-test: venv chromium
+test: venv chromium lint
 	# No -v: absl (parsed from sys.argv inside TFX) reads -v as its own --verbosity flag.
 	$(PY) -m pytest tests -ra --durations=15 $(ARGS)
+
+# ruff.toml: pyflakes' checks, syntax errors, line length; pinned in constraints.txt.
+lint: venv
+	$(VENV)/bin/ruff check .
 
 # Headless Chromium for the HTML report's browser test (Debian's package): installed once, as
 # root, quietly; without it that test skips and says why.

@@ -15,7 +15,6 @@ import sys
 import time
 
 import numpy as np
-import tensorflow as tf
 import tensorflow_datasets as tfds
 from scipy import sparse
 

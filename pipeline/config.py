@@ -150,7 +150,8 @@ class PipelineConfig:
     models_config: str = _field("", "TF Serving models.config whose version labels retention "
                                 "protects (default: <output-dir>/serving_config/models.config, "
                                 "written by `imdb-pipeline serving-config`).")
-    model_name: str = _field(DEFAULT_MODEL_NAME, "Model name TF Serving serves the pushed versions under.")
+    model_name: str = _field(DEFAULT_MODEL_NAME, "Model name TF Serving serves the pushed "
+                             "versions under.")
 
     # -- derived paths -------------------------------------------------------------------------
     @property

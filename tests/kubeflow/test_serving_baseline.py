@@ -1,7 +1,6 @@
 """The Evaluator's baseline comes from the serving dir (components/serving_baseline.py)."""
 import os
 
-import pytest
 from tfx.types import standard_artifacts
 
 from components import serving_baseline

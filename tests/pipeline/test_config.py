@@ -43,7 +43,8 @@ def test_seed_preset_is_the_tutorial_model():
     config = make_config("seed")
     hparams = config.model_hparams()
     assert (config.vocab_size, config.max_len, config.padding) == (10000, 80, "pre")
-    assert (hparams.cell, hparams.num_layers, hparams.units, hparams.dropout) == ("lstm", 2, 64, 0.5)
+    assert (hparams.cell, hparams.num_layers, hparams.units, hparams.dropout) == (
+        "lstm", 2, 64, 0.5)
     assert not hparams.bidirectional and not hparams.glove_trainable
 
 

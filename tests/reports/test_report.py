@@ -1,6 +1,6 @@
 import matplotlib.image
 
-from reports import report, report_plots
+from reports import report_plots
 
 TRIALS = [
     {"trial_id": "1", "score": 0.88, "units": 64, "cell": "gru", "num_layers": 1},

@@ -1,4 +1,5 @@
-"""Keras' LSTMCell/GRUCell compute the tutorial's equations (tests/support/cells.py), weight for weight."""
+"""Keras' LSTMCell/GRUCell compute the tutorial's equations (tests/support/cells.py), weight for
+weight."""
 import numpy as np
 import pytest
 import tensorflow as tf
