@@ -188,6 +188,13 @@ def _accuracy(probabilities, labels, rows=slice(None)) -> float:
     return float(np.mean((probabilities[rows] > 0.5) == labels[rows]))
 
 
+def _neg_log_loss(probabilities, labels, rows=slice(None)) -> float:
+    """Minus the binary cross-entropy (higher is better, like accuracy)."""
+    p = np.clip(probabilities[rows], 1e-7, 1 - 1e-7)
+    y = labels[rows]
+    return float(np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
+
+
 def _spearman(a, b) -> float:
     from scipy.stats import spearmanr
 
@@ -252,6 +259,9 @@ def analyse(work_dir: str) -> dict:
                 add(f"{epochs:g} epoch(s), scored on {where}",
                     [_accuracy(r["at"][epochs], labels, rows) for r in grid],
                     sum(_seconds_to(r, epochs) for r in grid))
+                add(f"{epochs:g} epoch(s), log loss on {where}",
+                    [_neg_log_loss(r["at"][epochs], labels, rows) for r in grid],
+                    sum(_seconds_to(r, epochs) for r in grid))
     for rungs, keep in (((0.25, 1.0), (2,)), ((0.5, 1.5), (2,)), ((0.25, 0.75, 2.0), (3, 1)),
                         ((0.5, 1.0, 2.0), (3, 1))):
         for where, rows in (("eval", eval_rows), ("validation", slice(None))):
@@ -282,6 +292,13 @@ def analyse(work_dir: str) -> dict:
         "default_over_seeds_on_eval": {r["seed"]: round(_accuracy(r["final"], labels,
                                                                   eval_rows), 4)
                                        for r in default},
+        # The objective's own seed noise next to its spread across the grid, per checkpoint.
+        "checkpoint_seed_spread_vs_grid_spread": {
+            f"{epochs:g}": {"seeds": [round(_accuracy(r["at"][epochs], labels), 4)
+                                      for r in default if epochs in r["at"]],
+                            "grid_min_max": [round(min(s), 4), round(max(s), 4)]}
+            for epochs in CHECKPOINTS if all(epochs in r["at"] for r in grid)
+            for s in [[_accuracy(r["at"][epochs], labels) for r in grid]]},
     }
     result = {"cpu": cpu_model(), "cores": os.cpu_count(),
               "validation_rows": len(labels), "eval_rows": grid[0]["eval_rows"],
