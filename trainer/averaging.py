@@ -37,9 +37,8 @@ class EpochWeightAveraging(tf.keras.callbacks.Callback):
     """Running mean of the weights at the end of every epoch from `start_epoch` (1-based) on.
 
     Stochastic weight averaging (Izmailov et al., 2018): the mean of a few late epochs sits in a
-    flatter region than any one of them. For the default BiGRU on IMDB it beat every single
-    epoch on test (README, Results); an undertrained epoch in the mean can make it worse, hence
-    the eval check in `keep_better_weights`.
+    flatter region than any one of them. An undertrained epoch in the mean can make it worse,
+    hence the eval check in `keep_better_weights`.
     """
 
     def __init__(self, start_epoch: int):

@@ -4,8 +4,8 @@ With `--unlabeled-split unsupervised` the pipeline trains its usual model as the
 which then labels TFDS's 50,000 unlabeled reviews with its probabilities (soft labels). This
 `Trainer` trains a fresh recurrent model on the labelled `train` reviews plus those, fits the
 wide part and the mix on `eval` as usual, and exports the result. The student sees the
-teacher's wide-and-deep judgement on three times as much text: on IMDB its recurrent part
-alone went from 0.8974 to 0.9162 on the test split (README, Results).
+teacher's wide-and-deep judgement on three times as much text (docs/results.md,
+"Distillation").
 
 Data: the Trainer's `train_args.splits` are ["train", "unlabeled"]; the unlabeled reviews'
 label is -1 (TFDS), replaced here by the teacher's probability. The test reviews' text is never
