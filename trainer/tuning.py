@@ -53,6 +53,18 @@ def hparams_from_hp(hp: kt.HyperParameters, base: ModelHParams,
     return ModelHParams.from_dict({**base.to_dict(), **values})
 
 
+def trial_builder(base: ModelHParams, space: Dict[str, Any], rows: int, matrix, seed: int):
+    """Keras Tuner's build function. Every trial starts from the same random state (weights,
+    dropout masks; the data order is seeded too), so trials differ by their hyperparameters,
+    not by the luck of their draw, which early in training is as large as the effect of the
+    hyperparameters themselves (benchmarks/tuner_objectives.py, "seed spread")."""
+    def build(hp: kt.HyperParameters) -> tf.keras.Model:
+        tf.keras.utils.set_random_seed(seed)
+        return models.build_model(hparams_from_hp(hp, base, space), rows, matrix)
+
+    return build
+
+
 def make_tuner(algorithm: str, build, max_trials: int, epochs: int, directory: str,
                seed: int) -> kt.Tuner:
     # One failed trial stops the search: a silently failing search would otherwise hand the
@@ -83,9 +95,7 @@ def tuner_fn(fn_args) -> tfx.components.TunerFnResult:
                                                           settings.num_oov_buckets)
     logging.info("Tuner embedding: %s", embedding_info)
 
-    def build(hp: kt.HyperParameters) -> tf.keras.Model:
-        return models.build_model(hparams_from_hp(hp, base, space), rows, matrix)
-
+    build = trial_builder(base, space, rows, matrix, settings.seed)
     tuner = make_tuner(settings.algorithm, build, settings.max_trials, settings.epochs,
                        fn_args.working_dir, settings.seed)
     train_examples = data.count_records(fn_args.train_files)

@@ -69,3 +69,23 @@ def test_trial_lines_carry_no_ansi_codes_outside_ipython():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             check=True)
     assert result.stdout.strip().splitlines()[-1] == repr("\n")
+
+
+def test_every_trial_starts_from_the_same_random_state():
+    """Trials differ by their hyperparameters, not by their initial weights' luck."""
+    import numpy as np
+    import tensorflow as tf
+
+    from trainer.tuning import trial_builder
+
+    build = trial_builder(ModelHParams(units=4, dense_units=4), SEARCH_SPACE, 30, None, seed=3)
+
+    def initial_weights(units):
+        hp = kt.HyperParameters()
+        hp.Fixed("units", units)
+        tf.random.uniform([7])  # Whatever ran before must not matter.
+        return build(hp).get_weights()
+
+    first, again, other = initial_weights(32), initial_weights(32), initial_weights(64)
+    assert all(np.array_equal(a, b) for a, b in zip(first, again))
+    assert not all(a.shape == b.shape and np.array_equal(a, b) for a, b in zip(first, other))
