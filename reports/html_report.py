@@ -111,11 +111,12 @@ def tuning_section(run: report.RunReport, config: PipelineConfig) -> str:
             f"No Tuner in this run (--tuning {esc(config.tuning)}).", "note")])
     names = [k for k in trials[0] if k not in ("trial_id", "score")]
     return section("tuning", "Tuning", [
-        para(f"{len(trials)} trials; score = best eval-split accuracy (never test)."),
+        para(f"{len(trials)} trials; score = {esc(run.tuner_objective())} (never test)."),
         table(["trial", "score", *names],
               [[cell(t["trial_id"]), cell(t["score"], f"trial:{t['trial_id']}"),
                 *[cell(t.get(n)) for n in names]] for t in trials]),
-        image(report_plots.via_file(lambda path: report_plots.plot_trials(trials, path)),
+        image(report_plots.via_file(lambda path: report_plots.plot_trials(
+            trials, path, run.tuner_objective())),
               "tuner trials")])
 
 

@@ -158,6 +158,15 @@ class RunReport:
         found = blessing and blessing.custom_properties.get("skew_check")
         return json.loads(found.string_value) if found else {}
 
+    def tuner_objective(self) -> str:
+        """What the Tuner's trial scores measure, from the settings it ran with."""
+        settings = self.custom_config(nodes.TUNER)
+        if not settings:
+            return "eval-split accuracy"
+        return (f"eval-split accuracy after {settings['epochs']} epoch(s) on "
+                f"{100 * settings['train_fraction']:.0f}% of train, every trial from seed "
+                f"{settings['seed']}")
+
     def trials(self) -> List[dict]:
         """The Tuner's completed trials (id, score, values), best first; [] without a Tuner."""
         results = self.artifact(nodes.TUNER, "tuner_results")
@@ -270,7 +279,7 @@ def write_plots(report: RunReport, directory: str) -> Dict[str, str]:
         return {}
     tf.io.gfile.makedirs(directory)
     path = os.path.join(directory, "tuner_trials.png")
-    report_plots.plot_trials(trials, path)
+    report_plots.plot_trials(trials, path, report.tuner_objective())
     return {"Tuner trials plot": path}
 
 
@@ -285,7 +294,7 @@ def format_report(report: RunReport, plots: Optional[Dict[str, str]] = None) -> 
     trials = report.trials()
     if trials:
         names = [k for k in trials[0] if k not in ("trial_id", "score")]
-        lines.append("Tuner trials (eval-split accuracy, best first):")
+        lines.append(f"Tuner trials (score: {report.tuner_objective()}; best first):")
         lines.append("  " + f"{'trial':<7}{'score':>7}  " + "  ".join(f"{n:>13}" for n in names))
         for trial in trials:
             lines.append("  " + f"{trial['trial_id']:<7}{trial['score']:>7.4f}  " + "  ".join(

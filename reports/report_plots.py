@@ -133,7 +133,7 @@ def _trial_labels(trials: List[dict]) -> List[str]:
             for t in trials]
 
 
-def plot_trials(trials: List[dict], path: str) -> None:
+def plot_trials(trials: List[dict], path: str, objective: str = "eval-split accuracy") -> None:
     """Bar chart of every trial's eval accuracy, best on top, so the spread is visible."""
     plt = _pyplot()
     ordered = sorted(trials, key=lambda t: t["score"])
@@ -147,7 +147,7 @@ def plot_trials(trials: List[dict], path: str) -> None:
     axis.set_xlim(max(0.0, min(scores) - margin), max(scores) + 0.25 * margin)
     for index, score in enumerate(scores):
         axis.text(score, index, f" {score:.4f}", va="center", fontsize=8)
-    axis.set_xlabel("eval-split accuracy (Tuner objective)")
+    axis.set_xlabel(f"Tuner objective: {objective}", fontsize=8)
     axis.set_title(f"Tuner trials ({len(ordered)}), best in orange")
     axis.grid(axis="x", alpha=0.3)
     figure.tight_layout()
