@@ -56,8 +56,9 @@ def hparams_from_hp(hp: kt.HyperParameters, base: ModelHParams,
 def trial_builder(base: ModelHParams, space: Dict[str, Any], rows: int, matrix, seed: int):
     """Keras Tuner's build function. Every trial starts from the same random state (weights,
     dropout masks; the data order is seeded too), so trials differ by their hyperparameters,
-    not by the luck of their draw, which early in training is as large as the effect of the
-    hyperparameters themselves (benchmarks/tuner_objectives.py, "seed spread")."""
+    not by the luck of their draw, which early in training is of the same order as the effect
+    of the hyperparameters themselves (benchmarks/tuner_objectives.py: two seeds of one
+    configuration after one epoch span as wide a range as the whole default space)."""
     def build(hp: kt.HyperParameters) -> tf.keras.Model:
         tf.keras.utils.set_random_seed(seed)
         return models.build_model(hparams_from_hp(hp, base, space), rows, matrix)

@@ -28,7 +28,8 @@ def compile_cli(tmp_path, target, *flags):
 @pytest.fixture(scope="module")
 def specs(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("specs")
-    return {target: compile_cli(tmp, target, "--cell", "lstm")[1] for target in ("vertex", "kfp")}
+    return {target: compile_cli(tmp, target, "--cell", "lstm", "--tuning", "tune")[1]
+            for target in ("vertex", "kfp")}
 
 
 def pipeline_spec(compiled):

@@ -41,7 +41,7 @@ def test_each_function_is_keyed_on_exactly_the_code_it_imports():
 
 
 def test_transform_tuner_and_trainer_carry_the_code_fingerprint():
-    components = {c.id: c for c in create_pipeline(make_config()).components}
+    components = {c.id: c for c in create_pipeline(make_config(tuning="tune")).components}
     for node, function in (("Transform", PREPROCESSING_FN), ("Tuner", TUNER_FN),
                            ("Trainer", RUN_FN)):
         custom_config = components[node].exec_properties["custom_config"]
