@@ -44,6 +44,11 @@ def main(argv=None) -> str:
     axis.plot([p[0] for p in front], [p[1] for p in front], "--", color="tab:orange",
               label="Pareto front")
     axis.set_xlim(0, max(p[0] for p in points) * 1.45)  # Room for the labels.
+    # At least two points of accuracy on the axis: a difference far below the seed-to-seed
+    # spread must not look like a slope.
+    low, high = min(p[1] for p in points), max(p[1] for p in points)
+    middle, half = (low + high) / 2, max((high - low) / 2 * 1.3, 0.01)
+    axis.set_ylim(middle - half, middle + half)
     axis.set_xlabel("wall time (minutes)")
     axis.set_ylabel("test accuracy (official 25k IMDB test split)")
     axis.set_title(results["machine"], fontsize=9)
