@@ -1,5 +1,7 @@
 """Names that several packages must spell the same way: splits and files the pipeline's
 components, trainer code and reports all read or write."""
+import re
+from typing import Optional
 
 UNLABELED_SPLIT = "unlabeled"  # Reviews without labels (label -1), for distillation only.
 SCHEMA_FILE = "schema.pbtxt"  # In a Schema artifact's folder (CuratedSchemaGen, Evaluator).
@@ -12,10 +14,8 @@ DEFAULT_MODEL_NAME = "imdb"  # The name TF Serving serves the pushed versions un
 MODEL_NAME_PATTERN = r"[a-z0-9]([-a-z0-9]{0,38}[a-z0-9])?"
 
 
-def model_name_problem(name: str):
+def model_name_problem(name: str) -> Optional[str]:
     """Why `name` cannot be the served model's name, or None."""
-    import re
-
     if re.fullmatch(MODEL_NAME_PATTERN, name or ""):
         return None
     return (f"model name {name!r} must be lowercase letters, digits and '-' (a DNS-1123 label, "
