@@ -29,6 +29,7 @@ if "--verbose" not in sys.argv:
 
 from pipeline.config import PRESETS, ConfigError, PipelineConfig, make_config
 from contract.errors import UserError
+from contract.names import DEFAULT_MODEL_NAME
 
 
 def _add_config_flags(parser: argparse.ArgumentParser) -> None:
@@ -226,13 +227,14 @@ def cmd_serving_config(args: argparse.Namespace) -> int:
 def cmd_predict(args: argparse.Namespace) -> int:
     import json
 
-    from serving.client import DEFAULT_MODEL_NAME, ClientOptions, make_client
+    from serving.client import ClientOptions, make_client
 
     if args.texts and args.file:
         raise ConfigError("predict: give reviews as arguments or with --file, not both")
     if args.model_dir and args.label:
         raise ConfigError("predict: --label needs a server (--rest or --grpc)")
-    given = {name: getattr(args, name) for name in ("batch_size", "timeout", "retries")
+    given = {name: getattr(args, name)
+             for name in ("batch_size", "timeout", "retries", "text_feature")
              if getattr(args, name) is not None}  # Unset: ClientOptions' defaults.
     try:
         options = ClientOptions(signature=args.signature, **given)
@@ -341,8 +343,11 @@ def build_parser() -> argparse.ArgumentParser:
     sc.add_argument("--cpus", type=int, default=None, help="Cores per server: batch threads and "
                     "Kubernetes CPU request/limit [default: this machine's].")
     sc.set_defaults(handler=cmd_serving_config)
-    # Only contract.signatures here: serving/ is imported when predict runs, not to build flags.
+    # serving.client imports TensorFlow only when a request is built, so the flags are cheap.
     from contract.signatures import CLASSIFY_SIGNATURE, EXAMPLES_SIGNATURE, RAW_TEXT_SIGNATURE
+    from serving.client import ClientOptions
+
+    client_defaults = ClientOptions()
 
     predict = commands.add_parser("predict", help="Classify reviews with an exported model, "
                                   "in process or through TF Serving (REST or gRPC).")
@@ -358,17 +363,22 @@ def build_parser() -> argparse.ArgumentParser:
                          help="%(choices)s: review strings, tf.Examples (TF Serving's Predict), "
                          "tf.Examples (TF Serving's Classify) [default: %(default)s].")
     predict.add_argument("--model-name", default=None, help="Served model name [default: "
-                         "the pipeline's --model-name, imdb].")
+                         f"the pipeline's --model-name, {DEFAULT_MODEL_NAME}].")
     version = predict.add_mutually_exclusive_group()
     version.add_argument("--version", type=int, help="Model version [default: the newest].")
     version.add_argument("--label", help="Version label, e.g. stable or canary (servers only).")
     predict.add_argument("--file", metavar="PATH", help="Reviews, one per line (instead of "
                          "arguments or stdin).")
-    predict.add_argument("--batch-size", type=int, help="Reviews per request [default: 256].")
-    predict.add_argument("--timeout", type=float, help="Seconds per request [default: 30].")
+    predict.add_argument("--text-feature", help="Feature the Example signatures read the "
+                         "review from: the pipeline's --text-feature [default: "
+                         f"{client_defaults.text_feature}].")
+    predict.add_argument("--batch-size", type=int, help="Reviews per request [default: "
+                         f"{client_defaults.batch_size}].")
+    predict.add_argument("--timeout", type=float, help="Seconds per request [default: "
+                         f"{client_defaults.timeout:g}].")
     predict.add_argument("--retries", type=int, help="Extra attempts, with exponential backoff, "
                          "when the server is unavailable (gRPC UNAVAILABLE, HTTP 503, "
-                         "connection refused) [default: 2].")
+                         f"connection refused) [default: {client_defaults.retries}].")
     predict.add_argument("--json", action="store_true", help="One JSON object per review "
                          "per line instead of the table.")
     predict.add_argument("texts", nargs="*", help="Reviews (default: --file, else one per "

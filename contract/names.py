@@ -7,6 +7,7 @@ UNLABELED_SPLIT = "unlabeled"  # Reviews without labels (label -1), for distilla
 SCHEMA_FILE = "schema.pbtxt"  # In a Schema artifact's folder (CuratedSchemaGen, Evaluator).
 TRAINING_SUMMARY_FILE = "training_summary.json"  # In the Trainer's model_run folder.
 
+DEFAULT_TEXT_FEATURE = "text"  # The raw review feature of stored and served tf.Examples.
 DEFAULT_MODEL_NAME = "imdb"  # The name TF Serving serves the pushed versions under.
 # The model name is also a URL segment and the stem of Kubernetes/KServe object names
 # ("<name>-serving-config", "<name>-serving-gpu"), which must stay within a DNS-1123 label's 63

@@ -8,7 +8,7 @@ import os
 from typing import Any, Dict, List, Tuple
 
 from contract.errors import UserError
-from contract.names import DEFAULT_MODEL_NAME, model_name_problem
+from contract.names import DEFAULT_MODEL_NAME, DEFAULT_TEXT_FEATURE, model_name_problem
 from trainer.hparams import CELLS, TUNER_ALGORITHMS, ModelHParams
 from contract.settings import TrainerSettings, TransformSettings, TunerSettings
 
@@ -48,7 +48,7 @@ class PipelineConfig:
     tfds_version: str = _field("", "TFDS dataset version ('' = latest).")
     tfds_data_dir: str = _field("", "TFDS data dir (default: $TFDS_DATA_DIR, else "
                                 "~/tensorflow_datasets).")
-    text_feature: str = _field("text", "Name of the review text feature.")
+    text_feature: str = _field(DEFAULT_TEXT_FEATURE, "Name of the review text feature.")
     label_feature: str = _field("label", "Name of the 0/1 label feature.")
     eval_percent: int = _field(10, "Percent of TFDS 'train' hashed into the 'eval' split.")
     max_examples: int = _field(0, "Read at most this many examples per TFDS split (0 = all).")

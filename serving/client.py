@@ -39,11 +39,9 @@ from contract.signatures import (CLASS_NAMES, CLASSIFY_CLASSES, CLASSIFY_INPUT, 
                                 EXAMPLES_SIGNATURE, RAW_TEXT_INPUT, RAW_TEXT_OUTPUT,
                                 RAW_TEXT_SIGNATURE)
 from contract.errors import UserError
-from contract.names import DEFAULT_MODEL_NAME
+from contract.names import DEFAULT_MODEL_NAME, DEFAULT_TEXT_FEATURE
 from serving.versions import version_dirs
 
-SIGNATURES = (RAW_TEXT_SIGNATURE, EXAMPLES_SIGNATURE, CLASSIFY_SIGNATURE)
-TEXT_FEATURE = "text"  # The raw feature the Example signatures parse (PipelineConfig.text_feature).
 METADATA_FIELD = "signature_def"  # The one metadata field TF Serving supports.
 GRPC_MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 
@@ -156,6 +154,8 @@ class ClientOptions:
     """What every client shares. `retries` counts extra attempts after the first."""
 
     signature: str = RAW_TEXT_SIGNATURE
+    # The raw feature the Example signatures parse: the pipeline's --text-feature.
+    text_feature: str = DEFAULT_TEXT_FEATURE
     batch_size: int = 256
     timeout: float = 30.0
     retries: int = 2
@@ -213,8 +213,8 @@ def _text_bytes(review: Review) -> bytes:
                        f"{type(review).__name__}", "INVALID_ARGUMENT")
 
 
-def to_example(review: Review):
-    """A tf.train.Example for a review text (feature `text`); Examples pass through."""
+def to_example(review: Review, text_feature: str = DEFAULT_TEXT_FEATURE):
+    """A tf.train.Example holding a review text as `text_feature`; Examples pass through."""
     import tensorflow as tf
 
     if isinstance(review, tf.train.Example):
@@ -229,14 +229,14 @@ def to_example(review: Review):
         raise ServingError("a review must be str, bytes, tf.train.Example or SerializedExample, "
                            f"not {type(review).__name__}", "INVALID_ARGUMENT")
     example = tf.train.Example()
-    example.features.feature[TEXT_FEATURE].bytes_list.value.append(_text_bytes(review))
+    example.features.feature[text_feature].bytes_list.value.append(_text_bytes(review))
     return example
 
 
-def serialize_example(review: Review) -> bytes:
+def serialize_example(review: Review, text_feature: str = DEFAULT_TEXT_FEATURE) -> bytes:
     if isinstance(review, SerializedExample):
         return bytes(review)
-    return to_example(review).SerializeToString()
+    return to_example(review, text_feature).SerializeToString()
 
 
 def _b64(data: bytes) -> Dict[str, str]:
@@ -268,10 +268,10 @@ def _needs_b64(data: bytes) -> bool:
         return True
 
 
-def _classify_example_json(review: Review) -> Dict[str, Any]:
+def _classify_example_json(review: Review, text_feature: str) -> Dict[str, Any]:
     if isinstance(review, (str, bytes)) and not isinstance(review, SerializedExample):
-        return {TEXT_FEATURE: _json_text(review)}
-    return _example_to_json(to_example(review))
+        return {text_feature: _json_text(review)}
+    return _example_to_json(to_example(review, text_feature))
 
 
 # ------------------------------------------------------------------------------------------
@@ -288,15 +288,15 @@ class RestRequest:
         return None if self.body is None else json.dumps(self.body).encode("utf-8")
 
 
-def build_rest_request(target: ModelTarget, signature: str,
-                       reviews: Sequence[Review]) -> RestRequest:
+def build_rest_request(target: ModelTarget, signature: str, reviews: Sequence[Review],
+                       text_feature: str = DEFAULT_TEXT_FEATURE) -> RestRequest:
     """The TF Serving REST call for one batch (docs: tensorflow.org/tfx/serving/api_rest)."""
     if signature == CLASSIFY_SIGNATURE:
         return RestRequest("POST", target.rest_path() + ":classify", {
             "signature_name": signature,
-            "examples": [_classify_example_json(r) for r in reviews]})
+            "examples": [_classify_example_json(r, text_feature) for r in reviews]})
     if signature == EXAMPLES_SIGNATURE:
-        instances = [_b64(serialize_example(r)) for r in reviews]
+        instances = [_b64(serialize_example(r, text_feature)) for r in reviews]
     else:  # serving_raw_text, and any other name: review strings (the server decides).
         instances = [_json_text(r) for r in reviews]
     return RestRequest("POST", target.rest_path() + ":predict",
@@ -311,7 +311,8 @@ def build_rest_status_request(target: ModelTarget) -> RestRequest:
     return RestRequest("GET", target.rest_path())
 
 
-def build_grpc_request(target: ModelTarget, signature: str, reviews: Sequence[Review]):
+def build_grpc_request(target: ModelTarget, signature: str, reviews: Sequence[Review],
+                       text_feature: str = DEFAULT_TEXT_FEATURE):
     """("Predict" or "Classify", PredictRequest or ClassificationRequest) for one batch."""
     import tensorflow as tf
     from tensorflow_serving.apis import classification_pb2, predict_pb2
@@ -319,10 +320,10 @@ def build_grpc_request(target: ModelTarget, signature: str, reviews: Sequence[Re
     spec = target.model_spec(signature)
     if signature == CLASSIFY_SIGNATURE:
         request = classification_pb2.ClassificationRequest(model_spec=spec)
-        request.input.example_list.examples.extend(to_example(r) for r in reviews)
+        request.input.example_list.examples.extend(to_example(r, text_feature) for r in reviews)
         return "Classify", request
     if signature == EXAMPLES_SIGNATURE:
-        name, values = EXAMPLES_INPUT, [serialize_example(r) for r in reviews]
+        name, values = EXAMPLES_INPUT, [serialize_example(r, text_feature) for r in reviews]
     else:
         name, values = RAW_TEXT_INPUT, [_text_bytes(r) for r in reviews]
     request = predict_pb2.PredictRequest(model_spec=spec)
@@ -551,11 +552,12 @@ class LocalClient(Client):
     def _predict_batch(self, batch: List[Review]) -> List[Prediction]:
         import tensorflow as tf
 
-        signature = self.signature
+        signature, feature = self.signature, self.options.text_feature
         if signature == CLASSIFY_SIGNATURE:  # As over gRPC/REST: only parseable tf.Examples.
-            name, values = CLASSIFY_INPUT, [to_example(r).SerializeToString() for r in batch]
+            name, values = CLASSIFY_INPUT, [to_example(r, feature).SerializeToString()
+                                            for r in batch]
         elif signature == EXAMPLES_SIGNATURE:
-            name, values = EXAMPLES_INPUT, [serialize_example(r) for r in batch]
+            name, values = EXAMPLES_INPUT, [serialize_example(r, feature) for r in batch]
         else:
             name, values = RAW_TEXT_INPUT, [_text_bytes(r) for r in batch]
         try:
@@ -590,7 +592,8 @@ class RestClient(Client):
         self.backoff = backoff or Backoff(retries=options.retries)
 
     def _predict_batch(self, batch: List[Review]) -> List[Prediction]:
-        request = build_rest_request(self.target, self.signature, batch)
+        request = build_rest_request(self.target, self.signature, batch,
+                                     self.options.text_feature)
         return parse_rest_response(self.signature, self.send(request), len(batch))
 
     def metadata(self) -> Dict[str, Any]:
@@ -664,7 +667,8 @@ class GrpcClient(Client):
         self._stub = prediction_service_pb2_grpc.PredictionServiceStub(self._channel)
 
     def _predict_batch(self, batch: List[Review]) -> List[Prediction]:
-        method, request = build_grpc_request(self.target, self.signature, batch)
+        method, request = build_grpc_request(self.target, self.signature, batch,
+                                             self.options.text_feature)
         return parse_grpc_response(self.signature, self.call(method, request), len(batch))
 
     def metadata(self) -> Dict[str, Any]:

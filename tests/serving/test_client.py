@@ -291,6 +291,25 @@ def test_golden_grpc_classify_and_metadata():
         get_model_metadata_pb2.GetModelMetadataRequest())
 
 
+def test_examples_carry_the_configured_text_feature():
+    """A pipeline run with --text-feature review serves Example signatures that parse
+    `review`: every request the client builds from text must put the review there."""
+    def features(serialized: bytes):
+        return dict(tf.train.Example.FromString(serialized).features.feature)
+
+    rest = build_rest_request(ModelTarget(), EXAMPLES_SIGNATURE, ["Great film!"], "review")
+    sent = base64.b64decode(rest.body["instances"][0]["b64"])
+    assert sent == text_example("Great film!", "review").SerializeToString()
+    assert build_rest_request(ModelTarget(), CLASSIFY_SIGNATURE, ["Great film!"],
+                              "review").body["examples"] == [{"review": "Great film!"}]
+    _, grpc_predict = build_grpc_request(ModelTarget(), EXAMPLES_SIGNATURE, ["Great film!"],
+                                         "review")
+    assert list(features(grpc_predict.inputs["examples"].string_val[0])) == ["review"]
+    _, grpc_classify = build_grpc_request(ModelTarget(), CLASSIFY_SIGNATURE, ["Great film!"],
+                                          "review")
+    assert list(grpc_classify.input.example_list.examples[0].features.feature) == ["review"]
+
+
 def test_version_and_label_are_exclusive_and_options_checked():
     with pytest.raises(ValueError, match="not both"):
         ModelTarget("imdb", version=1, label="stable")
