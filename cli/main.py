@@ -405,8 +405,18 @@ def _quiet_teardown() -> None:
 atexit.register(_quiet_teardown)
 
 
+# Commands that load TensorFlow (predict only in process): they import it first, quietly.
+_TENSORFLOW_COMMANDS = {cmd_run, cmd_report, cmd_compile_kubeflow, cmd_serving_config}
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
+    if not getattr(args, "verbose", False) and (
+            args.handler in _TENSORFLOW_COMMANDS
+            or (args.handler is cmd_predict and args.model_dir)):
+        from cli import quiet
+
+        quiet.import_tensorflow()
     try:
         return args.handler(args)
     except UserError as error:  # Known, actionable failures: one line, not a stack trace.
