@@ -75,13 +75,24 @@ def preflight(config: PipelineConfig) -> PipelineConfig:
         if not count_artifacts(config.resolved_metadata_path, "HyperParameters"):
             raise ConfigError(f"--tuning reuse: ML Metadata at {config.resolved_metadata_path} "
                               "holds no tuned hyperparameters yet; run once with --tuning tune")
-    print(f"[preflight] TFDS {config.tfds_full_name} in {config.resolved_tfds_data_dir}",
-          flush=True)
-    builder = load_tfds_builder(config.tfds_full_name, config.resolved_tfds_data_dir,
-                                config.text_feature, config.label_feature,
-                                unlabeled_split=config.unlabeled_split)
-    print(f"[preflight] splits: { {k: v.num_examples for k, v in builder.info.splits.items()} }",
-          flush=True)
+    if config.input_pattern:
+        from components.file_example_gen import check_input
+
+        settings = config.file_input_settings()
+        print(f"[preflight] reviews {settings.train_pattern}, test {settings.test_pattern}",
+              flush=True)
+        summary = check_input(settings, config.span or None)
+        print(f"[preflight] span {summary.span} (window {summary.window_spans}), "
+              f"{len(summary.train_files)} training + {len(summary.test_files)} test files, "
+              f"reviews {summary.counts}", flush=True)
+    else:
+        print(f"[preflight] TFDS {config.tfds_full_name} in {config.resolved_tfds_data_dir}",
+              flush=True)
+        builder = load_tfds_builder(config.tfds_full_name, config.resolved_tfds_data_dir,
+                                    config.text_feature, config.label_feature,
+                                    unlabeled_split=config.unlabeled_split)
+        splits = {k: v.num_examples for k, v in builder.info.splits.items()}
+        print(f"[preflight] splits: {splits}", flush=True)
     path = config.resolved_glove_path
     if path:
         archive, _ = glove.split_zip_member(path)

@@ -11,6 +11,7 @@ from contract.errors import UserError
 from contract.names import DEFAULT_MODEL_NAME, DEFAULT_TEXT_FEATURE, model_name_problem
 from trainer.hparams import CELLS, TUNER_ALGORITHMS, ModelHParams
 from contract.settings import TrainerSettings, TransformSettings, TunerSettings
+from components.review_files import FORMATS
 
 DEFAULT_GLOVE_PATH = os.path.join("~", ".cache", "glove", "glove.6B.50d.txt")
 PADDING_MODES = ("pre", "post")
@@ -51,11 +52,26 @@ class PipelineConfig:
     text_feature: str = _field(DEFAULT_TEXT_FEATURE, "Name of the review text feature.")
     label_feature: str = _field("label", "Name of the 0/1 label feature.")
     eval_percent: int = _field(10, "Percent of TFDS 'train' hashed into the 'eval' split.")
-    max_examples: int = _field(0, "Read at most this many examples per TFDS split (0 = all).")
+    max_examples: int = _field(0, "Read at most this many examples per TFDS split (0 = all; TFDS input only).")
     unlabeled_split: str = _field("", "TFDS split of unlabeled reviews (IMDB: 'unsupervised') "
                                   "to distil on: the model trained as node 'Teacher' labels "
                                   "them and a student trained on them plus train is the one "
                                   "evaluated and pushed ('' = off; ~3x the wall time on IMDB).")
+
+    # Your own data (instead of TFDS): see README, "Train on your own reviews".
+    input_pattern: str = _field("", "Training reviews: CSV or TFRecord files (glob), with "
+                                "{SPAN} (and {VERSION}) for data that arrives in spans, e.g. "
+                                "'data/span-{SPAN}/*.csv'; '' = the TFDS dataset.")
+    test_pattern: str = _field("", "Test reviews (glob) for the Evaluator, separate from the "
+                               "training files; needed with --input-pattern.")
+    input_format: str = _field("auto", "Input file format; 'auto' = by file name (.csv, "
+                               ".tfrecord, .gz of either).", choices=FORMATS)
+    label_values: Tuple[str, ...] = _field((), "Label names for 0 and 1, e.g. "
+                                           "'negative,positive' (default: the labels are 0 "
+                                           "and 1).", item_type=str)
+    span: int = _field(0, "Span to ingest (0 = the newest that --input-pattern matches).")
+    window: int = _field(1, "Train on the newest N spans up to --span (eval: the same "
+                         "spans' hash split; test: --test-pattern).")
 
     # Preprocessing (Transform).
     vocab_size: int = _field(20000, "Top-k words kept by the vocabulary.")
@@ -205,6 +221,16 @@ class PipelineConfig:
             ngram_max=self.ngram_max, ngram_vocab_size=self.ngram_vocab_size,
             ngram_vocab_exact=self.ngram_vocab_exact))
 
+    def file_input_settings(self):
+        """What FileExampleGen's executor reads (--input-pattern runs only)."""
+        from components.file_example_gen import FileInputSettings, absolute
+
+        return FileInputSettings(
+            train_pattern=absolute(self.input_pattern), test_pattern=absolute(self.test_pattern),
+            text_feature=self.text_feature, label_feature=self.label_feature,
+            label_values=tuple(self.label_values), input_format=self.input_format,
+            window=self.window, eval_percent=self.eval_percent)
+
     def search_space(self) -> Dict[str, Any]:
         return {"units": list(self.tune_units), "dropout": list(self.tune_dropout),
                 "cell": list(self.tune_cells), "num_layers": list(self.tune_num_layers),
@@ -250,6 +276,19 @@ class PipelineConfig:
 
         check(bool(self.pipeline_name.strip()), "--pipeline-name must not be empty")
         check(bool(self.tfds_name.strip()), "--tfds-name must not be empty")
+        if self.input_pattern:
+            check(bool(self.test_pattern), "--input-pattern needs --test-pattern: the test "
+                  "reviews the Evaluator scores, kept apart from the training files")
+            check(not self.unlabeled_split, "--unlabeled-split works with TFDS input only")
+        else:
+            check(not self.test_pattern and self.span == 0 and self.window == 1,
+                  "--test-pattern, --span and --window need --input-pattern")
+        check(self.span >= 0, f"--span must be >= 0, got {self.span}")
+        check(self.window >= 1, f"--window must be >= 1, got {self.window}")
+        check(not self.label_values or (len(self.label_values) == 2
+                                       and len(set(self.label_values)) == 2),
+              f"--label-values must be two different names (for 0, then 1), got "
+              f"{list(self.label_values)}")
         check(bool(self.text_feature) and bool(self.label_feature)
               and self.text_feature != self.label_feature,
               "--text-feature and --label-feature must be two different, non-empty names")

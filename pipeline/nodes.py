@@ -2,6 +2,8 @@
 look nodes up by."""
 
 EXAMPLE_GEN = "TfdsExampleGen"
+FILE_EXAMPLE_GEN = "FileExampleGen"  # With --input-pattern, in place of TfdsExampleGen.
+EXAMPLE_GENS = (EXAMPLE_GEN, FILE_EXAMPLE_GEN)
 STATISTICS_GEN = "StatisticsGen"
 SCHEMA_GEN = "CuratedSchemaGen"
 EXAMPLE_VALIDATOR = "ExampleValidator"

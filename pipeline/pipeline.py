@@ -9,6 +9,7 @@ from tfx.dsl.components.base import executor_spec
 from components.data_validation import AnomaliesGate, CuratedSchemaGen
 from components.pusher import VersionedPusherExecutor
 from components.evaluator import Evaluator
+from components.file_example_gen import file_example_gen
 from components.serving_baseline import ServingBaseline
 from components.tfds_example_gen import TfdsExampleGen
 from components.transform import DeterministicTransform
@@ -67,11 +68,15 @@ def create_components(config: PipelineConfig) -> List:
     def code(function_path: str) -> dict:
         return {"code_fingerprint": code_fingerprint(function_path)}
 
-    example_gen = TfdsExampleGen(
-        dataset=config.tfds_full_name, data_dir=config.resolved_tfds_data_dir,
-        text_feature=config.text_feature, label_feature=config.label_feature,
-        eval_percent=config.eval_percent, max_examples=config.max_examples,
-        unlabeled_split=config.unlabeled_split).with_id(nodes.EXAMPLE_GEN)
+    if config.input_pattern:
+        example_gen = file_example_gen(config.file_input_settings(), config.span
+                                       ).with_id(nodes.FILE_EXAMPLE_GEN)
+    else:
+        example_gen = TfdsExampleGen(
+            dataset=config.tfds_full_name, data_dir=config.resolved_tfds_data_dir,
+            text_feature=config.text_feature, label_feature=config.label_feature,
+            eval_percent=config.eval_percent, max_examples=config.max_examples,
+            unlabeled_split=config.unlabeled_split).with_id(nodes.EXAMPLE_GEN)
     # Unlabeled reviews (label -1) are neither described by the schema nor validated.
     unlabeled = [UNLABELED_SPLIT] if config.unlabeled_split else []
     statistics_gen = tfx.components.StatisticsGen(

@@ -85,3 +85,40 @@ def write_tiny_glove(path: str, dimension: int = 8, extra_words=("unrelated", "z
         for word, vector in vectors.items():
             out.write(word + " " + " ".join(f"{v:.5f}" for v in vector) + "\n")
     return vectors
+
+
+def tiny_csv_reviews(name: str, count: int, edges: bool = True):
+    """(review, label) rows for a tiny CSV file, the non-empty edge reviews first (or none:
+    they are the same in every file)."""
+    rng = random.Random(f"csv-{name}")
+    rows = [(tiny_text(rng, index) if edges else synthetic_review(rng, index % 2),
+             tiny_label(index)) for index in range(count)]
+    return [(text, label) for text, label in rows if text]
+
+
+def write_tiny_csv(path: str, rows, label_names=("0", "1"), columns=("text", "label")) -> None:
+    import csv
+    import os
+
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w", encoding="utf-8", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(columns)
+        writer.writerows((text, label_names[label]) for text, label in rows)
+
+
+def write_tiny_spans(root: str, spans: int = 2, per_span: int = 120, test: int = 80,
+                     label_names=("negative", "positive")) -> dict:
+    """<root>/span-<n>/reviews.csv for n = 1..spans and <root>/test/reviews.csv; returns the
+    patterns and the rows written."""
+    import os
+
+    written = {}
+    for span in range(1, spans + 1):
+        written[span] = tiny_csv_reviews(f"span-{span}", per_span)
+        write_tiny_csv(os.path.join(root, f"span-{span}", "reviews.csv"), written[span],
+                       label_names)
+    written["test"] = tiny_csv_reviews("test", test, edges=False)
+    write_tiny_csv(os.path.join(root, "test", "reviews.csv"), written["test"], label_names)
+    return {"input_pattern": os.path.join(root, "span-{SPAN}", "*.csv"),
+            "test_pattern": os.path.join(root, "test", "*.csv"), "rows": written}
