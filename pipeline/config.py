@@ -51,8 +51,10 @@ class PipelineConfig:
                                 "~/tensorflow_datasets).")
     text_feature: str = _field(DEFAULT_TEXT_FEATURE, "Name of the review text feature.")
     label_feature: str = _field("label", "Name of the 0/1 label feature.")
-    eval_percent: int = _field(10, "Percent of TFDS 'train' hashed into the 'eval' split.")
-    max_examples: int = _field(0, "Read at most this many examples per TFDS split (0 = all; TFDS input only).")
+    eval_percent: int = _field(10, "Percent of the training reviews (TFDS 'train', or the "
+                               "window's spans) hashed into the 'eval' split.")
+    max_examples: int = _field(0, "Read at most this many examples per TFDS split (0 = all; "
+                               "TFDS input only).")
     unlabeled_split: str = _field("", "TFDS split of unlabeled reviews (IMDB: 'unsupervised') "
                                   "to distil on: the model trained as node 'Teacher' labels "
                                   "them and a student trained on them plus train is the one "

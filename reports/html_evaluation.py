@@ -92,7 +92,7 @@ def _model_dir(run: report.RunReport):
 
 
 def predictions_part(run: report.RunReport, config: PipelineConfig, max_reviews: int) -> list:
-    examples = run.artifact(nodes.EXAMPLE_GEN, "examples")
+    examples = run.examples()
     model_dir = _model_dir(run)
     files = examples and report_data.split_files(examples.uri, "test")
     if not files or not model_dir:

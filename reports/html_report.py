@@ -68,7 +68,12 @@ def data_section(run: report.RunReport, config: PipelineConfig) -> str:
     counts = run.split_counts()
     parts = [table(["split", "reviews"], [[cell(s), cell(n, f"split:{s}")]
                                          for s, n in counts.items()])
-             if counts else para("No split counts (TfdsExampleGen did not run).", "note")]
+             if counts else para("No split counts (the ExampleGen did not run).", "note")]
+    spans = run.spans()
+    if spans:
+        parts.append(para(f'Span <span data-key="span">{spans["span"]}</span>; train and eval '
+                          f'from spans <span data-key="window_spans">'
+                          f'{esc(", ".join(map(str, spans["window"])))}</span>.'))
     transformed = run.artifact(nodes.TRANSFORM, "transformed_examples")
     lengths = transformed and report_data.token_counts(transformed.uri, "train")
     max_len = run.custom_config(nodes.TRANSFORM).get("max_len", config.max_len)

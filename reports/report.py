@@ -2,7 +2,7 @@
 import dataclasses
 import json
 import os
-from typing import Dict, List, Optional
+from typing import Any, Dict, List, Optional
 
 import tensorflow as tf
 from ml_metadata.metadata_store import metadata_store
@@ -101,10 +101,26 @@ class RunReport:
                 return fingerprint
         return None
 
+    def examples(self) -> Optional[metadata_store_pb2.Artifact]:
+        """The ExampleGen's Examples (TfdsExampleGen, or FileExampleGen with own data)."""
+        for node in nodes.EXAMPLE_GENS:
+            found = self.artifact(node, "examples")
+            if found is not None:
+                return found
+        return None
+
     def split_counts(self) -> Dict[str, int]:
-        examples = self.artifact(nodes.EXAMPLE_GEN, "examples")
+        examples = self.examples()
         counts = examples and examples.custom_properties.get("split_counts")
         return json.loads(counts.string_value) if counts else {}
+
+    def spans(self) -> Optional[Dict[str, Any]]:
+        """{"span": newest span read, "window": every span trained on}; None for TFDS input."""
+        examples = self.examples()
+        window = examples and examples.custom_properties.get("window_spans")
+        if not window:
+            return None
+        return {"span": _int(examples, "span"), "window": json.loads(window.string_value)}
 
     def anomalies(self) -> Optional[Dict[str, Dict[str, str]]]:
         """split -> {feature: description} from ExampleValidator; None without its artifact."""
@@ -291,6 +307,10 @@ def format_report(report: RunReport, plots: Optional[Dict[str, str]] = None) -> 
         total += node.seconds
         lines.append(f"  {node.node:<32}{node.state:<10}{node.seconds:>9.1f}")
     lines.append(f"  {'total (sum of components)':<42}{total:>9.1f}")
+    spans = report.spans()
+    if spans:
+        lines.append(f"Data:               span {spans['span']}, trained on spans "
+                     f"{spans['window']}; reviews {report.split_counts()}")
     trials = report.trials()
     if trials:
         names = [k for k in trials[0] if k not in ("trial_id", "score")]
