@@ -1,8 +1,9 @@
-"""`imdb-pipeline`: run the pipeline locally, report on the last run, classify reviews.
+"""`imdb-pipeline`: run the pipeline locally, report on the last run, classify and score reviews.
 
   imdb-pipeline run [--preset full|recurrent|smoke|seed|seed-gru] [--<config field> VALUE ...]
   imdb-pipeline report [--output-dir DIR] [--html [PATH]] [--screenshot PNG]
   imdb-pipeline predict --model-dir DIR | --rest URL | --grpc HOST:PORT "a review" ...
+  imdb-pipeline score --model-dir DIR | --rest URL | --grpc HOST:PORT --input F --output O
   imdb-pipeline serving-config [--serving-dir DIR] [--stable-version N] ...
   imdb-pipeline compile-kubeflow --target vertex|kfp --image IMAGE ...
   imdb-pipeline submit-kubeflow SPEC --target vertex|kfp [--dry-run] ...
@@ -121,6 +122,8 @@ class _StageFilter(logging.Filter):
                                   package) + os.sep for package in ("trainer", "components"))
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and isinstance(record.exc_info[1], UserError):
+            return False  # A gate's refusal: the CLI prints it as one line at the end.
         if record.levelno >= logging.WARNING:
             return not record.getMessage().startswith("ArtifactQuery.property_predicate")
         if os.path.abspath(record.pathname).startswith(self.OWN_CODE):
@@ -232,6 +235,27 @@ def cmd_serving_config(args: argparse.Namespace) -> int:
     if os.path.abspath(config.resolved_models_config) != models_config:
         print(f"note: the Pusher's retention reads version labels from "
               f"{config.resolved_models_config}, not {models_config} (see --models-config)")
+    return 0
+
+
+def cmd_score(args: argparse.Namespace) -> int:
+    from contract.review_files import ReviewFormat
+    from serving.batch import input_files, score_files
+    from serving.client import ClientOptions, make_client
+
+    try:
+        options = ClientOptions(text_feature=args.text_feature, batch_size=args.batch_size)
+    except ValueError as error:
+        raise ConfigError(f"score: {error}") from None
+    files = input_files(args.input)
+    review_format = ReviewFormat(args.text_feature, "", (), args.input_format)
+    print(f"[score] {len(files)} file(s) from {args.input}", flush=True)
+    with make_client(model_dir=args.model_dir, rest=args.rest, grpc_target=args.grpc,
+                     model_name=args.model_name, version=args.version,
+                     options=options) as client:
+        summary = score_files(client, files, review_format, args.output, args.batch_size)
+    print(f"[score] {summary.reviews} reviews in {summary.seconds:.1f} s "
+          f"({summary.reviews_per_second:.0f} reviews/s) -> {summary.output}")
     return 0
 
 
@@ -395,6 +419,30 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("texts", nargs="*", help="Reviews (default: --file, else one per "
                          "line on stdin).")
     predict.set_defaults(handler=cmd_predict)
+
+    score = commands.add_parser("score", help="Score a file, folder or glob of unlabelled "
+                                "reviews with the newest pushed model (or a server) into JSON "
+                                "lines or CSV.")
+    source = score.add_mutually_exclusive_group(required=True)
+    source.add_argument("--model-dir", help="A SavedModel, or a serving dir of numbered "
+                        "versions (the newest, or --version).")
+    source.add_argument("--rest", metavar="URL", help="TF Serving's REST API.")
+    source.add_argument("--grpc", metavar="HOST:PORT", help="TF Serving's gRPC API.")
+    score.add_argument("--input", required=True, help="CSV (a text column), TFRecord of "
+                       "tf.Example, or .txt (one review per line): a file, folder or glob.")
+    score.add_argument("--output", required=True, help="Where the scores go: .jsonl or .csv "
+                       "(one row per review: file, row, probability, label).")
+    score.add_argument("--text-feature", default=client_defaults.text_feature,
+                       help="CSV column / tf.Example feature holding the review "
+                       "[default: %(default)s].")
+    score.add_argument("--input-format", default="auto", choices=("auto", "csv", "tfrecord"),
+                       help="[default: by file name].")
+    score.add_argument("--model-name", default=DEFAULT_MODEL_NAME,
+                       help="Served model name (servers) [default: %(default)s].")
+    score.add_argument("--version", type=int, help="Model version [default: the newest].")
+    score.add_argument("--batch-size", type=int, default=client_defaults.batch_size,
+                       help="Reviews per call [default: %(default)s].")
+    score.set_defaults(handler=cmd_score)
     return parser
 
 
@@ -417,7 +465,8 @@ atexit.register(_quiet_teardown)
 
 
 # Commands that load TensorFlow (predict only in process): they import it first, quietly.
-_TENSORFLOW_COMMANDS = {cmd_run, cmd_report, cmd_compile_kubeflow, cmd_serving_config}
+_TENSORFLOW_COMMANDS = {cmd_run, cmd_report, cmd_compile_kubeflow, cmd_serving_config,
+                        cmd_score}
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

@@ -8,7 +8,7 @@ fingerprints them, locally and in Kubeflow V2's file-based driver alike) with th
                 every window that holds it, so no run trains on another run's eval reviews
   test          the user's separate test files, read whole; nothing trains or tunes on them
 
-Every file is read and checked row by row (components/review_files.py) before Beam starts, and
+Every file is read and checked row by row (contract/review_files.py) before Beam starts, and
 the test set must share no review with the window's training files.
 """
 import dataclasses
@@ -27,8 +27,9 @@ from tfx.dsl.components.base import executor_spec
 from tfx.proto import example_gen_pb2, range_config_pb2
 from tfx.types import artifact_utils, standard_component_specs
 
-from components import review_files, spans
-from components.review_files import InputDataError, ReviewFormat
+from components import spans
+from contract import review_files
+from contract.review_files import InputDataError, ReviewFormat
 from components.tfds_example_gen import SPLITS, hash_bucket
 
 TRAIN_SPLIT = "train"  # The one input split of the FileBasedExampleGen: the training files.
@@ -83,6 +84,7 @@ class InputSummary:
     version: Optional[int]
     window_spans: List[int]
     train_files: List[str]
+    span_files: List[str]  # The newest span's training files (the drift check reads them).
     test_files: List[str]
     counts: Dict[str, int]
 
@@ -120,7 +122,8 @@ def check_input(settings: FileInputSettings, span: Optional[int] = None) -> Inpu
     if empty:
         raise InputDataError(f"splits {empty} would be empty ({counts}); check --eval-percent "
                              "and the input files")
-    return InputSummary(newest, version, window, train_files, test_files, counts)
+    span_files = spans.newest_version(by_span[newest])[1]
+    return InputSummary(newest, version, window, train_files, span_files, test_files, counts)
 
 
 def _to_example(review: Tuple[bytes, int], text_feature: str, label_feature: str) -> bytes:
@@ -176,7 +179,12 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
             examples, exec_properties[standard_component_specs.OUTPUT_DATA_FORMAT_KEY])
         examples_utils.set_file_format(examples, write_split.to_file_format_str(file_format))
         summary = self._summary
+        # TFX's local driver sets these too; Kubeflow's reports only what the executor writes.
+        examples.span = summary.span
+        if summary.version is not None:
+            examples.version = summary.version
         examples.set_string_custom_property("window_spans", json.dumps(summary.window_spans))
+        examples.set_string_custom_property("span_files", json.dumps(summary.span_files))
         examples.set_string_custom_property("split_counts",
                                             json.dumps(summary.counts, sort_keys=True))
         for split, count in summary.counts.items():

@@ -47,8 +47,12 @@ def compile_problems(config: PipelineConfig, target: Target, gpus: int,
     schemes = remote_schemes()
     paths = [("--pipeline-root (or --output-dir)", config.resolved_pipeline_root),
              ("--serving-dir (or --output-dir)", config.resolved_serving_dir),
-             ("--models-config (or --output-dir)", config.resolved_models_config),
-             ("--tfds-data-dir", config.tfds_data_dir)]
+             ("--models-config (or --output-dir)", config.resolved_models_config)]
+    if config.input_pattern:
+        paths += [("--input-pattern", config.input_pattern),
+                  ("--test-pattern", config.test_pattern)]
+    else:
+        paths.append(("--tfds-data-dir", config.tfds_data_dir))
     if config.glove_path.lower() != "none":
         paths.append(("--glove-path (or 'none')", config.glove_path))
     problems = [p for p in (path_problem(flag, path, schemes) for flag, path in paths) if p]

@@ -1,7 +1,8 @@
 """Pipeline parameters a cluster user sets per run, without recompiling.
 
 TFX compiles a `RuntimeParameter` into a root input of the spec only where it stands for a whole
-primitive execution property (int, float or str). In this pipeline those are TfdsExampleGen's:
+primitive execution property (int, float or str). In this pipeline those are TfdsExampleGen's
+(with --input-pattern there are none: the file-based ExampleGen's settings are protos):
 
   max_examples   int  reviews read per TFDS split, 0 = all (e.g. a quick run on the cluster)
   eval_percent   int  percent of TFDS `train` hashed into `eval`
@@ -44,6 +45,8 @@ def attach(pipeline) -> Dict[str, Any]:
     components = {component.id: component for component in pipeline.components}
     defaults = {}
     for parameter in PARAMETERS:
+        if parameter.component_id not in components:
+            continue
         properties = components[parameter.component_id].exec_properties
         value = properties[parameter.exec_property]
         properties[parameter.exec_property] = data_types.RuntimeParameter(
@@ -54,6 +57,8 @@ def attach(pipeline) -> Dict[str, Any]:
 
 def add_defaults(pipeline_spec: Dict[str, Any], defaults: Dict[str, Any]) -> None:
     """TFX leaves root inputs without defaults; KFP would then demand every value per run."""
+    if not defaults:
+        return
     definitions = pipeline_spec["root"]["inputDefinitions"]["parameters"]
     for name, value in defaults.items():
         definitions[name]["defaultValue"] = value

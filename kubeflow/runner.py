@@ -18,8 +18,8 @@ from pipeline.config import ConfigError, PipelineConfig
 from pipeline.pipeline import create_pipeline
 from pipeline import nodes
 
-# Not cached: its output depends on the serving dir, which the cache key cannot see.
-UNCACHED_TASKS = (nodes.SERVING_BASELINE,)
+# Not cached: their outputs depend on the serving dir, which the cache key cannot see.
+UNCACHED_TASKS = (nodes.SERVING_BASELINE, nodes.DRIFT_GATE)
 
 
 def compile_pipeline(config: PipelineConfig, output_file: str, image: str,
@@ -44,7 +44,7 @@ def compile_pipeline(config: PipelineConfig, output_file: str, image: str,
     spec = job["pipelineSpec"]
     parameters.add_defaults(spec, defaults)
     job["runtimeConfig"]["parameterValues"] = defaults  # TFX writes ints as doubles.
-    for task in UNCACHED_TASKS:
+    for task in set(UNCACHED_TASKS) & set(spec["root"]["dag"]["tasks"]):
         spec["root"]["dag"]["tasks"][task]["cachingOptions"] = {"enableCache": False}
     if chosen.writes_pipeline_job:
         result = job

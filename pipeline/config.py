@@ -11,7 +11,8 @@ from contract.errors import UserError
 from contract.names import DEFAULT_MODEL_NAME, DEFAULT_TEXT_FEATURE, model_name_problem
 from trainer.hparams import CELLS, TUNER_ALGORITHMS, ModelHParams
 from contract.settings import TrainerSettings, TransformSettings, TunerSettings
-from components.review_files import FORMATS
+from contract.data_profile import DRIFT_ACTIONS
+from contract.review_files import FORMATS
 
 DEFAULT_GLOVE_PATH = os.path.join("~", ".cache", "glove", "glove.6B.50d.txt")
 PADDING_MODES = ("pre", "post")
@@ -74,6 +75,15 @@ class PipelineConfig:
     span: int = _field(0, "Span to ingest (0 = the newest that --input-pattern matches).")
     window: int = _field(1, "Train on the newest N spans up to --span (eval: the same "
                          "spans' hash split; test: --test-pattern).")
+    drift_action: str = _field("block", "When the newest span's statistics drift from the "
+                               "served model's training data: 'block' the run before "
+                               "Transform, 'warn' and train, or 'off' (no check).",
+                               choices=DRIFT_ACTIONS)
+    max_label_shift: float = _field(0.1, "Drift: largest change of the positive share.")
+    max_length_change: float = _field(0.3, "Drift: largest relative change of the mean review "
+                                      "length in tokens.")
+    max_oov_increase: float = _field(0.05, "Drift: largest rise of the share of tokens outside "
+                                     "the served model's vocabulary.")
 
     # Preprocessing (Transform).
     vocab_size: int = _field(20000, "Top-k words kept by the vocabulary.")
@@ -286,6 +296,10 @@ class PipelineConfig:
             check(not self.test_pattern and self.span == 0 and self.window == 1,
                   "--test-pattern, --span and --window need --input-pattern")
         check(self.span >= 0, f"--span must be >= 0, got {self.span}")
+        check(self.drift_action in DRIFT_ACTIONS, f"--drift-action must be one of "
+              f"{DRIFT_ACTIONS}")
+        check(min(self.max_label_shift, self.max_length_change, self.max_oov_increase) >= 0,
+              "--max-label-shift, --max-length-change and --max-oov-increase must be >= 0")
         check(self.window >= 1, f"--window must be >= 1, got {self.window}")
         check(not self.label_values or (len(self.label_values) == 2
                                        and len(set(self.label_values)) == 2),

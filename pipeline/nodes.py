@@ -8,6 +8,7 @@ STATISTICS_GEN = "StatisticsGen"
 SCHEMA_GEN = "CuratedSchemaGen"
 EXAMPLE_VALIDATOR = "ExampleValidator"
 ANOMALIES_GATE = "AnomaliesGate"
+DRIFT_GATE = "DriftGate"  # With --input-pattern: the new span against the served model's data.
 TRANSFORM = "Transform"
 TUNER = "Tuner"
 TRAINER = "Trainer"  # The model that is evaluated and pushed (the student when distilling).

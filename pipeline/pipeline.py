@@ -1,4 +1,5 @@
 """THE pipeline definition; every runner (local Beam, Kubeflow) calls `create_pipeline`."""
+import json
 from typing import List, Optional
 
 import tensorflow_model_analysis as tfma
@@ -8,6 +9,7 @@ from tfx.dsl.components.base import executor_spec
 
 from components.data_validation import AnomaliesGate, CuratedSchemaGen
 from components.pusher import VersionedPusherExecutor
+from components.drift import DriftGate
 from components.evaluator import Evaluator
 from components.file_example_gen import file_example_gen
 from components.serving_baseline import ServingBaseline
@@ -102,6 +104,18 @@ def create_components(config: PipelineConfig) -> List:
         # n-gram ids they cost minutes. The raw data's statistics (StatisticsGen) gate the run.
         disable_statistics=True).with_id(nodes.TRANSFORM)
     transform.add_upstream_node(anomalies_gate)
+    gates = [anomalies_gate]
+    if config.input_pattern and config.drift_action != "off":
+        drift_gate = DriftGate(
+            examples=example_gen.outputs["examples"], serving_dir=config.resolved_serving_dir,
+            text_feature=config.text_feature, label_feature=config.label_feature,
+            label_values=json.dumps(list(config.label_values)),
+            input_format=config.input_format, max_label_shift=config.max_label_shift,
+            max_length_change=config.max_length_change,
+            max_oov_increase=config.max_oov_increase, action=config.drift_action
+        ).with_id(nodes.DRIFT_GATE)
+        transform.add_upstream_node(drift_gate)
+        gates.append(drift_gate)
 
     # Tuner and Trainer see the same data: train on `train`, score on `eval`.
     training_inputs = dict(examples=transform.outputs["transformed_examples"],
@@ -154,8 +168,8 @@ def create_components(config: PipelineConfig) -> List:
         custom_executor_spec=executor_spec.ExecutorClassSpec(VersionedPusherExecutor)
     ).with_id(nodes.PUSHER)
 
-    return [example_gen, statistics_gen, schema_gen, example_validator, anomalies_gate,
-            transform, *tuning_nodes, *training_nodes, baseline_model, evaluator, pusher]
+    return [example_gen, statistics_gen, schema_gen, example_validator, *gates, transform,
+            *tuning_nodes, *training_nodes, baseline_model, evaluator, pusher]
 
 
 def _hyperparameter_source(config: PipelineConfig, training_inputs: dict, code: dict):

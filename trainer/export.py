@@ -4,6 +4,7 @@ Every signature runs the Transform graph (no Python at serving time) and cuts ea
 longest review before the recurrent layers (`data.trim_padding`; exact, as the model honours the
 padding mask), so a one-line review does not pay for 400 padded steps.
 """
+import json
 import os
 from typing import Callable, Dict, List, Sequence
 
@@ -14,6 +15,7 @@ from tensorflow_serving.apis import (classification_pb2, input_pb2, predict_pb2,
                                      prediction_log_pb2)
 
 from trainer import data, preprocessing
+from contract import data_profile
 from contract import signatures as sig
 
 
@@ -85,6 +87,27 @@ def read_reviews(patterns, count: int) -> List[str]:
     records = tf.data.TFRecordDataset(data.files(patterns), compression_type="GZIP").take(count)
     return [tf.io.parse_single_example(record, spec)[preprocessing.REVIEW_FEATURE].numpy()
             .decode("utf-8", "replace") for record in records]
+
+
+def write_data_profile(export_dir: str, train_patterns, tft_output: tft.TFTransformOutput,
+                       label_feature: str) -> Dict[str, float]:
+    """The profile of the labelled training reviews (contract/data_profile.py) into the export,
+    which the drift check on the next span compares with."""
+    spec = {preprocessing.REVIEW_FEATURE: tf.io.FixedLenFeature([], tf.string),
+            label_feature: tf.io.FixedLenFeature([], tf.int64)}
+    texts, labels = [], []
+    records = tf.data.TFRecordDataset(data.files(train_patterns), compression_type="GZIP")
+    for batch in records.batch(4096).map(lambda r: tf.io.parse_example(r, spec)):
+        keep = batch[label_feature].numpy() >= 0  # Distillation's unlabeled reviews: -1.
+        texts.extend(batch[preprocessing.REVIEW_FEATURE].numpy()[keep].tolist())
+        labels.extend(batch[label_feature].numpy()[keep].tolist())
+    result = data_profile.profile(texts, labels,
+                                  tft_output.vocabulary_by_name(preprocessing.VOCAB_NAME))
+    path = os.path.join(export_dir, data_profile.PROFILE_FILE)
+    tf.io.gfile.makedirs(os.path.dirname(path))
+    with tf.io.gfile.GFile(path, "w") as out:
+        json.dump(result, out, indent=2)
+    return result
 
 
 def _mark_classify_method(export_dir: str) -> None:

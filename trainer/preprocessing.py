@@ -5,6 +5,7 @@ import tensorflow as tf
 import tensorflow_transform as tft
 
 from contract.settings import TransformSettings
+from contract.tokens import normalize, tokenize  # noqa: F401 (normalize: part of this API)
 
 TOKENS_FEATURE = "tokens"
 LENGTH_FEATURE = "num_tokens"  # Before truncation: for length-aware batching and the report.
@@ -13,22 +14,6 @@ NGRAMS_FEATURE = "ngrams"  # Ids of the review's distinct word n-grams (the wide
 NGRAM_VOCAB_NAME = "ngram_vocab"
 VOCAB_NAME = "vocab"
 PADDING_ID = 0  # Ids 1..vocab are words by frequency, then the OOV buckets.
-
-_HTML_TAG = r"<[^>]*>"
-# Punctuation becomes tokens of its own ("great!" -> "great", "!"); apostrophes stay inside
-# words ("don't"), so GloVe's contractions still match.
-_PUNCTUATION = r"""([!"#$%&()*+,\-./:;<=>?@\[\\\]^_`{|}~])"""
-
-def normalize(text: tf.Tensor) -> tf.Tensor:
-    """Lowercases, drops HTML tags such as IMDB's `<br />` and spaces out punctuation."""
-    text = tf.strings.lower(text, encoding="utf-8")
-    text = tf.strings.regex_replace(text, _HTML_TAG, " ")
-    return tf.strings.regex_replace(text, _PUNCTUATION, r" \1 ")
-
-
-def tokenize(text: tf.Tensor) -> tf.RaggedTensor:
-    """[batch] strings -> [batch, (tokens)] ragged strings, split on whitespace."""
-    return tf.strings.split(normalize(text))
 
 
 def pad_and_truncate(ids: tf.RaggedTensor, max_len: int, padding: str = "post",

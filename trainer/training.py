@@ -177,3 +177,5 @@ def write_outputs(model: tf.keras.Model, summary: Dict[str, Any], histories, fn_
         model, tft_output, settings.text_feature, settings.label_feature,
         fn_args.serving_model_dir,
         export.read_reviews(fn_args.eval_files, settings.warmup_reviews))
+    export.write_data_profile(fn_args.serving_model_dir, fn_args.train_files, tft_output,
+                              settings.label_feature)

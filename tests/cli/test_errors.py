@@ -11,7 +11,10 @@ USER_FACING = [("pipeline.config", "ConfigError", 2), ("components.tfds_example_
                ("contract.settings", "SettingsError", 1), ("serving.client", "ServingError", 1),
                ("reports.report_browser", "BrowserError", 1), ("pipeline.run_lock",
                "RunLockedError", 1), ("reports.report", "NoRunError", 1),
-               ("components.skew_guard", "SkewError", 1)]
+               ("components.skew_guard", "SkewError", 1),
+               ("contract.review_files", "InputDataError", 1), ("components.spans",
+               "SpanError", 1), ("components.drift", "DriftError", 1), ("serving.batch",
+               "ScoringError", 1)]
 
 
 @pytest.mark.parametrize("module,name,code", USER_FACING)
@@ -30,7 +33,7 @@ def test_every_user_facing_error_is_caught_once_by_the_cli(module, name, code, m
 
 
 @pytest.mark.parametrize("command", ["run", "report", "predict", "serving-config",
-                                     "compile-kubeflow", "submit-kubeflow"])
+                                     "compile-kubeflow", "submit-kubeflow", "score"])
 def test_every_subcommand_has_working_help(command, capsys):
     """argparse %-formats help texts: one stray '%' made `run --help` crash."""
     with pytest.raises(SystemExit) as done:

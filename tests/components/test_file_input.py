@@ -9,7 +9,7 @@ import tensorflow as tf
 from cli import main as cli
 from components import spans
 from components.file_example_gen import FileInputSettings, check_input
-from components.review_files import InputDataError, ReviewFormat, read_reviews
+from contract.review_files import InputDataError, ReviewFormat, read_reviews
 from tests.tiny_data import EDGE_REVIEWS, write_tiny_csv, write_tiny_spans
 
 CSV_FORMAT = ReviewFormat("text", "label", ("negative", "positive"), "auto")

@@ -33,6 +33,10 @@ class LocalLauncher:
         # Longest first, so gs://b/out/x is replaced before gs://b/out.
         self.local_paths = sorted(local_paths.items(), key=lambda item: -len(item[0]))
         self.outputs: Dict[str, Dict[str, Dict[str, Any]]] = {}  # task -> key -> artifact
+        # task -> parameter values its pre-cache-check driver resolved (a file-based
+        # ExampleGen's span, version, fingerprint and input_config), which KFP hands to the
+        # executor in place of the compiled ones.
+        self.driver_parameters: Dict[str, Dict[str, Any]] = {}
 
     def _localize(self, value: Any) -> Any:
         if isinstance(value, str):
@@ -63,23 +67,29 @@ class LocalLauncher:
                 "uri": os.path.join(task_dir, key), "metadata": {}}]}
         parameters = {key: self._parameter(value)
                       for key, value in task.get("inputs", {}).get("parameters", {}).items()}
+        parameters.update(self.driver_parameters.get(task_name, {}))
         return {"inputs": {"artifacts": inputs, "parameterValues": parameters},
                 "outputs": {"artifacts": outputs,
                             "outputFile": os.path.join(task_dir, "executor_output.json")}}
 
-    def command(self, task_name: str, executor_input: Dict[str, Any]) -> List[str]:
-        """The container's command and args, exactly as compiled, with `{{$}}` filled in."""
+    def container(self, task_name: str) -> Dict[str, Any]:
         task = self.spec["root"]["dag"]["tasks"][task_name]
         label = self.spec["components"][task["componentRef"]["name"]]["executorLabel"]
-        container = self.spec["deploymentSpec"]["executors"][label]["container"]
+        return self.spec["deploymentSpec"]["executors"][label]["container"]
+
+    def command(self, task_name: str, executor_input: Dict[str, Any],
+                hook: str = "") -> List[str]:
+        """The container's command and args (or those of its lifecycle `hook`, e.g.
+        "preCacheCheck"), exactly as compiled, with `{{$}}` filled in."""
+        container = self.container(task_name)
+        if hook:
+            container = container["lifecycle"][hook]
         serialized = json.dumps(executor_input)
         return [*container["command"], *(arg.replace("{{$}}", serialized)
                                          for arg in container["args"])]
 
-    def run(self, task_name: str, run: str = "", timeout: float = 600) -> Dict[str, Any]:
-        """Runs one task; returns its ExecutorOutput and records its output artifacts."""
-        executor_input = self.executor_input(task_name, run)
-        command = self.command(task_name, executor_input)
+    def _execute(self, command: List[str], executor_input: Dict[str, Any], task_name: str,
+                 timeout: float) -> Dict[str, Any]:
         assert command[0] == "python"
         env = {**os.environ, "PYTHONPATH": REPO_ROOT, "TF_CPP_MIN_LOG_LEVEL": "2"}
         task_dir = os.path.dirname(executor_input["outputs"]["outputFile"])
@@ -89,7 +99,22 @@ class LocalLauncher:
         assert process.returncode == 0, (f"{task_name} failed ({process.returncode}):\n"
                                          f"{process.stderr[-4000:]}")
         with open(executor_input["outputs"]["outputFile"]) as output_file:
-            executor_output = json.load(output_file)
+            return json.load(output_file)
+
+    def run_driver(self, task_name: str, run: str = "", timeout: float = 600) -> Dict[str, Any]:
+        """Runs the task's pre-cache-check driver (as KFP does before the cache lookup) and
+        keeps the parameters it resolved for the executor."""
+        executor_input = self.executor_input(task_name, run + "-driver")
+        driver_output = self._execute(self.command(task_name, executor_input, "preCacheCheck"),
+                                      executor_input, task_name + " driver", timeout)
+        self.driver_parameters[task_name] = driver_output.get("parameterValues", {})
+        return driver_output
+
+    def run(self, task_name: str, run: str = "", timeout: float = 600) -> Dict[str, Any]:
+        """Runs one task; returns its ExecutorOutput and records its output artifacts."""
+        executor_input = self.executor_input(task_name, run)
+        executor_output = self._execute(self.command(task_name, executor_input),
+                                        executor_input, task_name, timeout)
         recorded = {}
         for key, declared in executor_input["outputs"]["artifacts"].items():
             written: Optional[Dict[str, Any]] = (

@@ -27,7 +27,7 @@ class ReviewFormat:
     features)."""
 
     text_column: str
-    label_column: str
+    label_column: str  # "" = unlabelled reviews (batch scoring); the label is then -1.
     label_values: Tuple[str, ...]  # (negative, positive) names; () = the labels are 0 and 1.
     file_format: str  # One of FORMATS.
 
@@ -59,6 +59,17 @@ def read_reviews(path: str, review_format: ReviewFormat) -> Iterator[Tuple[bytes
     return _read_tfrecord(path, review_format)
 
 
+def read_texts(path: str, review_format: ReviewFormat) -> Iterator[bytes]:
+    """Review texts of a file of unlabelled reviews (batch scoring): CSV or TFRecord as above,
+    without a label column, or .txt, one review per line."""
+    if path.lower().endswith((".txt", ".txt.gz")) and review_format.file_format == "auto":
+        lines = _open_bytes(path).splitlines()
+        return (line for line in lines if line.strip())
+    unlabelled = dataclasses.replace(review_format, label_column="")
+    reader = _read_csv if review_format.format_of(path) == "csv" else _read_tfrecord
+    return (text for text, _ in reader(path, unlabelled))
+
+
 def _open_bytes(path: str) -> bytes:
     import tensorflow as tf  # gfile: local paths and gs:// alike.
 
@@ -82,12 +93,12 @@ def _read_csv(path: str, review_format: ReviewFormat) -> Iterator[Tuple[bytes, i
                                  f"columns {review_format.text_column!r} and "
                                  f"{review_format.label_column!r})")
         missing = [c for c in (review_format.text_column, review_format.label_column)
-                   if c not in header]
+                   if c and c not in header]
         if missing:
             raise InputDataError(f"{path}: no column {' or '.join(map(repr, missing))} in the "
                                  f"header {header}; set --text-feature / --label-feature")
         text_at = header.index(review_format.text_column)
-        label_at = header.index(review_format.label_column)
+        label_at = header.index(review_format.label_column) if review_format.label_column else -1
         rows = 0
         for row in reader:
             where = f"{path}: line {reader.line_num}"
@@ -101,7 +112,8 @@ def _read_csv(path: str, review_format: ReviewFormat) -> Iterator[Tuple[bytes, i
             if not review.strip():
                 raise InputDataError(f"{where}: empty review")
             rows += 1
-            yield review.encode("utf-8"), review_format.label(row[label_at], where)
+            yield review.encode("utf-8"), (review_format.label(row[label_at], where)
+                                           if label_at >= 0 else -1)
     except csv.Error as error:
         raise InputDataError(f"{path}: line {reader.line_num}: malformed CSV ({error})") from None
     if not rows:
@@ -138,6 +150,9 @@ def _read_tfrecord(path: str, review_format: ReviewFormat) -> Iterator[Tuple[byt
                                      f"text (bytes_list), it is a {kind}")
             if not review.strip():
                 raise InputDataError(f"{where}: empty review")
+            if not review_format.label_column:
+                yield review, -1
+                continue
             _, label = _one_value(example, review_format.label_column, where)
             yield review, review_format.label(label, where)
     except tf.errors.OpError as error:  # DataLossError: not TFRecord, bad CRC, cut off.

@@ -1,0 +1,90 @@
+"""A data set in the few numbers that show drift in review text, and the comparison rule.
+
+Each exported model carries the profile of the reviews it was trained on
+(`<export>/assets.extra/data_profile.json`); before training on a new span, the pipeline's
+DriftGate profiles the span against that model's own vocabulary (`<export>/assets/vocab`) and
+compares. Per-review statistics are the point: every review is unique, so a drift comparator
+over the raw text feature itself (TFDV's L-infinity on its values) would say nothing.
+"""
+import dataclasses
+import json
+import os
+from typing import Dict, Iterable, List, Optional, Sequence
+
+PROFILE_FILE = os.path.join("assets.extra", "data_profile.json")  # In an export.
+VOCABULARY_FILE = os.path.join("assets", "vocab")  # Transform's word vocabulary in an export.
+_BATCH = 1024
+DRIFT_ACTIONS = ("block", "warn", "off")  # What a breach does (--drift-action).
+
+
+@dataclasses.dataclass(frozen=True)
+class DriftThresholds:
+    max_label_shift: float  # Largest |change| of the share of positive reviews.
+    max_length_change: float  # Largest relative change of the mean review length in tokens.
+    max_oov_increase: float  # Largest rise of the share of tokens outside the vocabulary.
+
+
+def profile(texts: Sequence[bytes], labels: Sequence[int],
+            vocabulary: Iterable[str]) -> Dict[str, float]:
+    """reviews, positive_share, mean_tokens, median_tokens and oov_share (the share of tokens
+    not in `vocabulary`) of labelled reviews, tokenized as Transform tokenizes."""
+    import numpy as np
+    import tensorflow as tf
+
+    from contract.tokens import tokenize
+
+    known = tf.lookup.StaticHashTable(tf.lookup.KeyValueTensorInitializer(
+        tf.constant(list(vocabulary) or [""], tf.string),
+        tf.ones([max(len(list(vocabulary)), 1)], tf.int64)), default_value=0)
+    lengths: List[int] = []
+    outside = 0
+    for start in range(0, len(texts), _BATCH):
+        tokens = tokenize(tf.constant(list(texts[start:start + _BATCH]), tf.string))
+        lengths.extend(tokens.row_lengths().numpy().tolist())
+        outside += int(tf.reduce_sum(1 - known.lookup(tokens.flat_values)))
+    total = max(sum(lengths), 1)
+    return {"reviews": len(texts), "positive_share": float(np.mean(labels)) if labels else 0.0,
+            "mean_tokens": float(np.mean(lengths)) if lengths else 0.0,
+            "median_tokens": float(np.median(lengths)) if lengths else 0.0,
+            "oov_share": outside / total}
+
+
+def breaches(served: Dict[str, float], new: Dict[str, float],
+             limits: DriftThresholds) -> List[str]:
+    """One line per statistic beyond its threshold, naming both values and the threshold."""
+    found = []
+    shift = new["positive_share"] - served["positive_share"]
+    if abs(shift) > limits.max_label_shift:
+        found.append(f"label balance: {new['positive_share']:.1%} positive vs "
+                     f"{served['positive_share']:.1%} in the served model's training data "
+                     f"(change {shift:+.1%}, threshold ±{limits.max_label_shift:.1%}, "
+                     "--max-label-shift)")
+    change = new["mean_tokens"] / max(served["mean_tokens"], 1e-9) - 1
+    if abs(change) > limits.max_length_change:
+        found.append(f"review length: {new['mean_tokens']:.1f} tokens on average vs "
+                     f"{served['mean_tokens']:.1f} (change {change:+.1%}, threshold "
+                     f"±{limits.max_length_change:.1%}, --max-length-change)")
+    rise = new["oov_share"] - served["oov_share"]
+    if rise > limits.max_oov_increase:
+        found.append(f"vocabulary coverage: {new['oov_share']:.1%} of tokens outside the "
+                     f"served model's vocabulary vs {served['oov_share']:.1%} (rise "
+                     f"{rise:+.1%}, threshold +{limits.max_oov_increase:.1%}, "
+                     "--max-oov-increase)")
+    return found
+
+
+def read_profile(export_dir: str) -> Optional[Dict[str, float]]:
+    import tensorflow as tf
+
+    path = os.path.join(export_dir, PROFILE_FILE)
+    if not tf.io.gfile.exists(path):
+        return None
+    with tf.io.gfile.GFile(path) as f:
+        return json.load(f)
+
+
+def read_vocabulary(export_dir: str) -> List[str]:
+    import tensorflow as tf
+
+    with tf.io.gfile.GFile(os.path.join(export_dir, VOCABULARY_FILE), "rb") as f:
+        return [line.rstrip(b"\n").decode("utf-8", "replace") for line in f]
