@@ -22,6 +22,7 @@ from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import io_utils, json_utils, proto_utils
 
 from contract.settings import from_custom_config
+from contract import data_profile
 from contract.errors import UserError
 from serving.versions import SAVED_MODEL_FILE, loadable_versions, version_dirs
 
@@ -54,11 +55,17 @@ def _is_local(path: str) -> bool:
     return "://" not in path
 
 
-def newest_served_version(serving_dir: str, skip_copies_of: str = "") -> Optional[int]:
+def newest_served_version(serving_dir: str, skip_copies_of: str = "",
+                          skip_trained_with: str = "") -> Optional[int]:
     """The newest version TF Serving could load (serving/versions.py); `skip_copies_of` (a
-    Trainer model URI) passes over versions pushed from that model."""
+    Trainer model URI) passes over versions pushed from that model, `skip_trained_with` (a
+    TransformGraph URI) over versions trained on that Transform output."""
     for version in reversed(loadable_versions(serving_dir)):
         if skip_copies_of and pushed_from(serving_dir, version) == skip_copies_of:
+            continue
+        if skip_trained_with and (data_profile.read_profile(
+                os.path.join(serving_dir, str(version))) or {}).get(
+                    data_profile.TRANSFORM_GRAPH_KEY) == skip_trained_with:
             continue
         return version
     return None

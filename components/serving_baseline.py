@@ -32,19 +32,30 @@ SERVED_VERSION_KEY = "served_version"  # Exec property (local cache key) and art
 NO_VERSION = -1
 
 
-def baseline_version(serving_dir: str, candidate_uri: str = "") -> Optional[int]:
+def baseline_version(serving_dir: str, candidate_uri: str = "",
+                     trained_with: str = "") -> Optional[int]:
     """The newest loadable version that is not a copy of the candidate itself.
 
     After a run has pushed its model, a rerun with nothing changed gets the same candidate; its
     baseline stays what it was compared against then (not itself), so locally the whole tail of
     the pipeline is a cache hit, and the Pusher sees the model is already served.
+
+    As the Trainer's warm-start base (`trained_with`: the TransformGraph it trains on), a
+    version trained on that same Transform output is passed over: a rerun with no new data
+    then starts from the same base as before and is a cache hit.
     """
-    return newest_served_version(serving_dir, skip_copies_of=candidate_uri)
+    return newest_served_version(serving_dir, skip_copies_of=candidate_uri,
+                                 skip_trained_with=trained_with)
 
 
-def _candidate_uri(input_dict: Dict[str, List[types.Artifact]]) -> str:
-    candidates = input_dict.get("candidate") or []
-    return candidates[0].uri if candidates else ""
+def _uri(input_dict: Dict[str, List[types.Artifact]], key: str) -> str:
+    found = input_dict.get(key) or []
+    return found[0].uri if found else ""
+
+
+def _version(serving_dir: str, input_dict: Dict[str, List[types.Artifact]]) -> Optional[int]:
+    return baseline_version(serving_dir, _uri(input_dict, "candidate"),
+                            _uri(input_dict, "trained_with"))
 
 
 def has_baseline(model: types.Artifact) -> bool:
@@ -59,7 +70,7 @@ class ServingBaselineExecutor(base_executor.BaseExecutor):
            output_dict: Dict[str, List[types.Artifact]], exec_properties: Dict[str, Any]) -> None:
         serving_dir = exec_properties["serving_dir"]
         model = artifact_utils.get_single_instance(output_dict["model"])
-        version = baseline_version(serving_dir, _candidate_uri(input_dict))
+        version = _version(serving_dir, input_dict)
         model.set_int_custom_property(SERVED_VERSION_KEY,
                                       NO_VERSION if version is None else version)
         if version is None:
@@ -76,8 +87,8 @@ class ServingBaselineDriver(base_driver.BaseDriver):
 
     def run(self, execution_info: portable_data_types.ExecutionInfo
             ) -> driver_output_pb2.DriverOutput:
-        version = baseline_version(execution_info.exec_properties["serving_dir"],
-                                   _candidate_uri(execution_info.input_dict))
+        version = _version(execution_info.exec_properties["serving_dir"],
+                           execution_info.input_dict)
         result = driver_output_pb2.DriverOutput()
         result.exec_properties[SERVED_VERSION_KEY].int_value = (
             NO_VERSION if version is None else version)
@@ -87,7 +98,10 @@ class ServingBaselineDriver(base_driver.BaseDriver):
 class ServingBaselineSpec(types.ComponentSpec):
     PARAMETERS = {"serving_dir": ExecutionParameter(type=str)}
     # The Trainer's model: only its URI is read, to skip versions that are copies of it.
-    INPUTS = {"candidate": ChannelParameter(type=standard_artifacts.Model, optional=True)}
+    INPUTS = {"candidate": ChannelParameter(type=standard_artifacts.Model, optional=True),
+              # The Transform output a warm-started Trainer trains on: only its URI is read.
+              "trained_with": ChannelParameter(type=standard_artifacts.TransformGraph,
+                                               optional=True)}
     OUTPUTS = {"model": ChannelParameter(type=standard_artifacts.Model)}
 
 
@@ -98,7 +112,8 @@ class ServingBaseline(base_component.BaseComponent):
     EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(ServingBaselineExecutor)
     DRIVER_CLASS = ServingBaselineDriver
 
-    def __init__(self, serving_dir: str, candidate: Optional[types.BaseChannel] = None):
+    def __init__(self, serving_dir: str, candidate: Optional[types.BaseChannel] = None,
+                 trained_with: Optional[types.BaseChannel] = None):
         super().__init__(spec=ServingBaselineSpec(
-            serving_dir=serving_dir, candidate=candidate,
+            serving_dir=serving_dir, candidate=candidate, trained_with=trained_with,
             model=types.Channel(type=standard_artifacts.Model)))

@@ -13,6 +13,7 @@ from typing import Dict, Iterable, List, Optional, Sequence
 
 PROFILE_FILE = os.path.join("assets.extra", "data_profile.json")  # In an export.
 VOCABULARY_FILE = os.path.join("assets", "vocab")  # Transform's word vocabulary in an export.
+TRANSFORM_GRAPH_KEY = "transform_graph"  # In a profile: the TransformGraph URI trained on.
 _BATCH = 1024
 DRIFT_ACTIONS = ("block", "warn", "off")  # What a breach does (--drift-action).
 

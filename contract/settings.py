@@ -78,6 +78,7 @@ class TrainerSettings(DataSettings):
     ensemble_size: int
     warmup_reviews: int
     wide_c_values: Tuple[float, ...]  # L2 strengths of the wide part tried on eval.
+    warm_start: bool  # Start from the served model's weights (trainer/warm_start.py).
 
 
 @dataclasses.dataclass(frozen=True)

@@ -130,6 +130,9 @@ class PipelineConfig:
         (60, 100, 140, 180, 230, 300), "Batch reviews of similar length (bucket boundaries in "
         "tokens) and cut each batch to its longest review; empty = fixed batches (needs "
         "--padding post).", item_type=int)
+    warm_start: bool = _field(False, "Start training from the weights of the model TF Serving "
+                              "serves now (embedding rows mapped by token); the first run, "
+                              "or a served model of another shape, trains from scratch.")
     seed: int = _field(42, "Random seed of the Tuner and of the first trained model.")
     warmup_reviews: int = _field(8, "Eval-split reviews in the export's TF Serving warmup "
                                  "requests (one request per signature; 0 = no warmup file).")
@@ -270,6 +273,7 @@ class PipelineConfig:
             **self._data_settings(), steps_per_epoch=self.train_steps, epochs=self.epochs,
             early_stopping_patience=self.early_stopping_patience,
             reduce_lr_factor=self.reduce_lr_factor, average_from_epoch=self.average_from_epoch,
+            warm_start=self.warm_start,
             ensemble_size=self.ensemble_size, warmup_reviews=self.warmup_reviews,
             wide_c_values=list(self.wide_c_values)))
 
@@ -295,6 +299,8 @@ class PipelineConfig:
         else:
             check(not self.test_pattern and self.span == 0 and self.window == 1,
                   "--test-pattern, --span and --window need --input-pattern")
+        check(not (self.warm_start and self.unlabeled_split), "--warm-start does not work "
+              "with --unlabeled-split (distillation trains its student from scratch)")
         check(self.span >= 0, f"--span must be >= 0, got {self.span}")
         check(self.drift_action in DRIFT_ACTIONS, f"--drift-action must be one of "
               f"{DRIFT_ACTIONS}")

@@ -14,5 +14,6 @@ TUNER = "Tuner"
 TRAINER = "Trainer"  # The model that is evaluated and pushed (the student when distilling).
 TEACHER = "Teacher"  # With --unlabeled-split: the Trainer whose model labels the unlabeled reviews.
 SERVING_BASELINE = "ServingBaseline"
+WARM_START_MODEL = "WarmStartModel"  # With --warm-start: the served model the Trainer starts from.
 EVALUATOR = "Evaluator"
 PUSHER = "Pusher"

@@ -125,10 +125,19 @@ def create_components(config: PipelineConfig) -> List:
                            eval_args=tfx.proto.EvalArgs(splits=["eval"]))
     tuning_nodes, hyperparameters = _hyperparameter_source(config, training_inputs,
                                                            code(TUNER_FN))
+    training_nodes, base_model = [], None
+    if config.warm_start:
+        # The served model, read like the Evaluator's baseline (no resolver: every runner).
+        warm_start_model = ServingBaseline(
+            serving_dir=config.resolved_serving_dir,
+            trained_with=transform.outputs["transform_graph"]).with_id(nodes.WARM_START_MODEL)
+        training_nodes.append(warm_start_model)
+        base_model = warm_start_model.outputs["model"]
     trainer = tfx.components.Trainer(run_fn=RUN_FN, hyperparameters=hyperparameters,
+                                     base_model=base_model,
                                      custom_config={**config.trainer_config(), **code(RUN_FN)},
                                      **training_inputs).with_id(nodes.TRAINER)
-    training_nodes = [trainer]
+    training_nodes.append(trainer)
     if config.unlabeled_split:
         # Distillation (trainer/distill.py): the model above becomes the teacher; the student
         # keeps the id "Trainer", so everything downstream reads the model it exports.

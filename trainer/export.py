@@ -90,9 +90,10 @@ def read_reviews(patterns, count: int) -> List[str]:
 
 
 def write_data_profile(export_dir: str, train_patterns, tft_output: tft.TFTransformOutput,
-                       label_feature: str) -> Dict[str, float]:
+                       label_feature: str, transform_graph: str) -> Dict[str, float]:
     """The profile of the labelled training reviews (contract/data_profile.py) into the export,
-    which the drift check on the next span compares with."""
+    which the drift check on the next span compares with; `transform_graph` names the data it
+    was trained on (warm start skips served models trained on the same)."""
     spec = {preprocessing.REVIEW_FEATURE: tf.io.FixedLenFeature([], tf.string),
             label_feature: tf.io.FixedLenFeature([], tf.int64)}
     texts, labels = [], []
@@ -103,6 +104,7 @@ def write_data_profile(export_dir: str, train_patterns, tft_output: tft.TFTransf
         labels.extend(batch[label_feature].numpy()[keep].tolist())
     result = data_profile.profile(texts, labels,
                                   tft_output.vocabulary_by_name(preprocessing.VOCAB_NAME))
+    result[data_profile.TRANSFORM_GRAPH_KEY] = transform_graph
     path = os.path.join(export_dir, data_profile.PROFILE_FILE)
     tf.io.gfile.makedirs(os.path.dirname(path))
     with tf.io.gfile.GFile(path, "w") as out:

@@ -14,7 +14,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_transform as tft
 
-from trainer import data, export, glove, models, preprocessing, wide
+from trainer import data, export, glove, models, preprocessing, warm_start, wide
 from trainer.averaging import EpochWeightAveraging, KeepBestEpoch, keep_better_weights
 from trainer.hparams import ModelHParams
 from trainer.plots import plot_history
@@ -41,8 +41,7 @@ def keras_verbosity() -> int:
 def embedding_for(tft_output: tft.TFTransformOutput, glove_path: str, num_oov_buckets: int):
     """(initial matrix or None, embedding rows, coverage summary) for the Transform
     vocabulary."""
-    vocabulary = [w.decode("utf-8", "replace") if isinstance(w, bytes) else w
-                  for w in tft_output.vocabulary_by_name(preprocessing.VOCAB_NAME)]
+    vocabulary = _vocabulary(tft_output)
     rows = preprocessing.embedding_rows(len(vocabulary), num_oov_buckets)
     if not glove_path:
         return None, rows, {"vocabulary_size": len(vocabulary), "glove": "none"}
@@ -134,6 +133,9 @@ def run_fn(fn_args) -> None:
         tf.keras.utils.set_random_seed(seed)
         name = None if size == 1 else f"member_{index + 1}"
         member = models.build_model(hparams, rows, matrix, name=name)
+        if settings.warm_start:
+            started = warm_start.apply(member, getattr(fn_args, "base_model", None) or "",
+                                       _vocabulary(tft_output))
         if index == 0:
             member.summary(print_fn=lambda line: print(line, flush=True))
         logging.info("Training model %d of %d", index + 1, size)
@@ -144,6 +146,8 @@ def run_fn(fn_args) -> None:
         members.append(member)
     model = members[0] if size == 1 else models.average_ensemble(members)
     summary = summary_head(hparams, embedding_info, tuned, steps, runs[0])
+    if settings.warm_start:
+        summary["warm_start"] = started
     if size > 1:
         summary["members"] = runs
         summary["ensemble_eval_accuracy"] = model.evaluate(evaluation, verbose=0,
@@ -156,6 +160,12 @@ def run_fn(fn_args) -> None:
                                                         fn_args.eval_files, tft_output, settings)
     write_outputs(model, summary, [run["history"] for run in runs], fn_args, tft_output,
                   settings)
+    warm_start.save_weights(members[0], fn_args.serving_model_dir)
+
+
+def _vocabulary(tft_output: tft.TFTransformOutput):
+    return [w.decode("utf-8", "replace") if isinstance(w, bytes) else w
+            for w in tft_output.vocabulary_by_name(preprocessing.VOCAB_NAME)]
 
 
 def summary_head(hparams: ModelHParams, embedding_info: Dict[str, Any], tuned, steps: int,
@@ -178,4 +188,4 @@ def write_outputs(model: tf.keras.Model, summary: Dict[str, Any], histories, fn_
         fn_args.serving_model_dir,
         export.read_reviews(fn_args.eval_files, settings.warmup_reviews))
     export.write_data_profile(fn_args.serving_model_dir, fn_args.train_files, tft_output,
-                              settings.label_feature)
+                              settings.label_feature, fn_args.transform_graph_path)
