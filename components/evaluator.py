@@ -30,7 +30,8 @@ from tfx.utils import io_utils, path_utils, proto_utils
 
 from components import skew_guard
 from contract.names import SCHEMA_FILE
-from components.serving_baseline import has_baseline
+from components.pusher import BASELINE_VERSION_KEY
+from components.serving_baseline import SERVED_VERSION_KEY, has_baseline
 
 
 
@@ -66,6 +67,9 @@ class EvaluatorExecutor(evaluator_executor.Executor):
         skew = self._check_skew(input_dict, exec_properties)
         key = standard_component_specs.BASELINE_MODEL_KEY
         baseline = input_dict.get(key)
+        baseline_version = -1
+        if baseline and baseline[0].has_custom_property(SERVED_VERSION_KEY):
+            baseline_version = baseline[0].get_int_custom_property(SERVED_VERSION_KEY)
         if baseline and not has_baseline(artifact_utils.get_single_instance(baseline)):
             logging.info("Empty baseline model: evaluating without change thresholds.")
             del input_dict[key]
@@ -75,6 +79,7 @@ class EvaluatorExecutor(evaluator_executor.Executor):
         super().Do(input_dict, output_dict, exec_properties)
         for blessing in output_dict.get(standard_component_specs.BLESSING_KEY, []):
             blessing.set_string_custom_property("skew_check", json.dumps(skew, sort_keys=True))
+            blessing.set_int_custom_property(BASELINE_VERSION_KEY, baseline_version)
 
     def _check_skew(self, input_dict, exec_properties: Dict[str, Any]) -> Dict[str, Any]:
         eval_config = self._eval_config(exec_properties)

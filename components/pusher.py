@@ -7,12 +7,13 @@ Serving ignores it) and renames it into place, so a failed or interrupted copy (
 permissions) leaves nothing loadable behind. Afterwards it keeps the newest `keep_versions`
 versions and every version a TF Serving version label (`stable`, `canary`) points at.
 """
+import contextlib
 import dataclasses
 import json
 import logging
 import os
 import time
-from typing import Any, Dict, List, Optional, Set
+from typing import Any, Dict, Iterator, List, Optional, Set
 
 from tfx import types
 from tfx.components.pusher import executor as pusher_executor
@@ -32,6 +33,9 @@ INCOMING_PREFIX = ".incoming-"
 # TF Serving reads only the warmup file from assets.extra/.
 SOURCE_FILE = os.path.join("assets.extra", "pipeline_source.json")
 ALREADY_SERVED_KEY = "already_served_version"  # Pusher output property when nothing was pushed.
+# On the Evaluator's blessing: the served version it compared against (-1: none).
+BASELINE_VERSION_KEY = "baseline_served_version"
+LOCK_FILE = ".push.lock"
 
 
 class PushError(UserError, RuntimeError):
@@ -43,6 +47,40 @@ class PusherSettings:
     keep_versions: int  # 0 = keep all.
     models_config: str  # TF Serving models.config whose version labels are protected.
     model_name: str
+
+
+@contextlib.contextmanager
+def serving_dir_lock(serving_dir: str) -> Iterator[None]:
+    """An exclusive lock on a local serving dir (`.push.lock`: not a number, so TF Serving
+    ignores it), held while a push picks its version, publishes and prunes. Remote dirs
+    (gs://) have no lock; the served-version check below still refuses a stale push."""
+    if not _is_local(serving_dir):
+        yield
+        return
+    import fcntl
+
+    os.makedirs(serving_dir, exist_ok=True)
+    with open(os.path.join(serving_dir, LOCK_FILE), "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def check_still_served(serving_dir: str, served: Optional[int],
+                       evaluated_against: Optional[int]) -> None:
+    """Refuses to push when the version served now is not the one the Evaluator compared the
+    model with (another pipeline pushed in between): the no-regression gate would not hold."""
+    if evaluated_against is None:
+        return
+    now = -1 if served is None else served
+    if now != evaluated_against:
+        against = "no served model" if evaluated_against < 0 else f"version {evaluated_against}"
+        raise PushError(f"not pushed: {serving_dir} now serves "
+                        f"{'nothing' if now < 0 else f'version {now}'}, but this model was "
+                        f"evaluated against {against} (another run pushed meanwhile); rerun "
+                        "to evaluate it against what is served now")
 
 
 def next_version(serving_dir: str) -> int:
@@ -172,17 +210,25 @@ class VersionedPusherExecutor(pusher_executor.Executor):
         serving_dir = destination.filesystem.base_directory
         model_uri = artifact_utils.get_single_instance(
             input_dict[standard_component_specs.MODEL_KEY]).uri
-        served = newest_served_version(serving_dir)
-        if served is not None and pushed_from(serving_dir, served) == model_uri:
-            logging.info("This model is already served as version %d: nothing pushed.", served)
-            model_push.set_int_custom_property(ALREADY_SERVED_KEY, served)
-            self._MarkNotPushed(model_push)
-            return
-        remove_stale_staging(serving_dir)
-        version = next_version(serving_dir)
-        model_path = self.GetModelPath(input_dict)
-        pushed = publish(model_path, serving_dir, version, source_uri=model_uri)
-        logging.info("Model written to serving path %s.", pushed)
+        blessing = artifact_utils.get_single_instance(
+            input_dict[standard_component_specs.MODEL_BLESSING_KEY])
+        evaluated_against = (blessing.get_int_custom_property(BASELINE_VERSION_KEY)
+                             if blessing.has_custom_property(BASELINE_VERSION_KEY) else None)
+        # One push at a time per serving dir: two pipelines (two output dirs) may share it.
+        with serving_dir_lock(serving_dir):
+            served = newest_served_version(serving_dir)
+            if served is not None and pushed_from(serving_dir, served) == model_uri:
+                logging.info("This model is already served as version %d: nothing pushed.",
+                             served)
+                model_push.set_int_custom_property(ALREADY_SERVED_KEY, served)
+                self._MarkNotPushed(model_push)
+                return
+            check_still_served(serving_dir, served, evaluated_against)
+            remove_stale_staging(serving_dir)
+            version = next_version(serving_dir)
+            model_path = self.GetModelPath(input_dict)
+            pushed = publish(model_path, serving_dir, version, source_uri=model_uri)
+            logging.info("Model written to serving path %s.", pushed)
+            prune(serving_dir, settings.keep_versions, protected_versions(settings) | {version})
         io_utils.copy_dir(model_path, model_push.uri)  # Archived copy, as TFX's Pusher does.
         self._MarkPushed(model_push, pushed_destination=pushed, pushed_version=str(version))
-        prune(serving_dir, settings.keep_versions, protected_versions(settings) | {version})

@@ -180,3 +180,90 @@ def test_staging_left_by_a_killed_push_is_removed_only_when_stale(tmp_path):
     os.utime(serving / ".incoming-200", (old, old))
     assert pusher.remove_stale_staging(str(serving)) == [".incoming-200"]
     assert sorted(os.listdir(serving)) == [".incoming-300", "100"]
+
+
+def _push_in_process(serving, model_root, name, evaluated_against, results):
+    """One pipeline's Pusher executor, its copy slowed so that two runs overlap."""
+    import json
+    import time
+
+    from tfx.proto import pusher_pb2
+    from tfx.types import standard_artifacts
+    from google.protobuf import json_format
+
+    publish = pusher.publish
+
+    def slow_publish(*args, **kwargs):
+        time.sleep(1.0)
+        return publish(*args, **kwargs)
+
+    pusher.publish = slow_publish
+    model = standard_artifacts.Model()
+    model.uri = model_root
+    blessing = standard_artifacts.ModelBlessing()
+    blessing.set_int_custom_property("blessed", 1)
+    if evaluated_against is not None:
+        blessing.set_int_custom_property(pusher.BASELINE_VERSION_KEY, evaluated_against)
+    pushed = standard_artifacts.PushedModel()
+    pushed.uri = os.path.join(os.path.dirname(serving), f"pushed-{name}")
+    destination = pusher_pb2.PushDestination(
+        filesystem=pusher_pb2.PushDestination.Filesystem(base_directory=serving))
+    try:
+        pusher.VersionedPusherExecutor().Do(
+            {"model": [model], "model_blessing": [blessing]}, {"pushed_model": [pushed]},
+            {"push_destination": json_format.MessageToJson(destination),
+             "custom_config": json.dumps({"keep_versions": 1, "models_config": "",
+                                          "model_name": "imdb"})})
+        results.put((name, "pushed", pushed.get_string_custom_property("pushed_version")))
+    except pusher.PushError as error:
+        results.put((name, "refused", str(error)))
+
+
+def _two_overlapping_pushes(tmp_path, evaluated_against):
+    import multiprocessing
+
+    serving = str(tmp_path / "serving")
+    if evaluated_against is not None:
+        pusher.publish(_fake_model(str(tmp_path / "old")), serving, evaluated_against)
+    context = multiprocessing.get_context("fork")
+    results = context.Queue()
+    runs = []
+    for name in ("a", "b"):
+        model_root = os.path.join(str(tmp_path), name)
+        os.rename(_fake_model(model_root), os.path.join(model_root, "Format-Serving"))
+        runs.append(context.Process(target=_push_in_process, args=(
+            serving, model_root, name, evaluated_against, results)))
+    for run in runs:
+        run.start()
+    for run in runs:
+        run.join(60)
+    return serving, sorted(results.get(timeout=5) for _ in runs)
+
+
+def test_two_runs_evaluated_against_one_version_push_only_once(tmp_path):
+    """Two pipelines (two output dirs) sharing a serving dir, both blessed against version
+    100: the first to take the lock pushes; the second finds another version served than it
+    was compared with and refuses, so the no-regression gate holds, and retention (keep 1)
+    removes only the old version, never the one the other run just pushed."""
+    serving, results = _two_overlapping_pushes(tmp_path, 100)
+    outcomes = sorted(outcome for _, outcome, _ in results)
+    assert outcomes == ["pushed", "refused"], results
+    pushed_version = int(next(detail for _, outcome, detail in results if outcome == "pushed"))
+    refusal = next(detail for _, outcome, detail in results if outcome == "refused")
+    assert f"now serves version {pushed_version}" in refusal and "version 100" in refusal
+    assert sorted(os.listdir(serving)) == [".push.lock", str(pushed_version)]
+    for name in FILES:
+        assert os.path.exists(os.path.join(serving, str(pushed_version), name))
+
+
+def test_overlapping_pushes_get_unique_complete_versions(tmp_path):
+    """Without a recorded baseline (blessings of older runs), both push: the lock gives each
+    its own version, and retention (keep 1) runs only after a push has completed, so what is
+    left is the newest whole version and no staging dir."""
+    serving, results = _two_overlapping_pushes(tmp_path, None)
+    versions = sorted(int(detail) for _, outcome, detail in results if outcome == "pushed")
+    assert len(versions) == 2 and versions[0] < versions[1], results
+    assert sorted(os.listdir(serving)) == [".push.lock", str(versions[1])]
+    for name in FILES:
+        assert os.path.exists(os.path.join(serving, str(versions[1]), name))
+    assert not [n for n in os.listdir(serving) if n.startswith(pusher.INCOMING_PREFIX)]
