@@ -146,6 +146,9 @@ def training_section(run: report.RunReport) -> str:
                   f"{esc(summary.get('hparams'))}"),
              table(["model", "epochs", "best epoch", "best eval accuracy",
                     "weight averaging"], rows)]
+    if "warm_start" in summary:
+        parts.append(para('Warm start: <span data-key="warm_start">'
+                          f"{esc(report.warm_start_text(summary['warm_start']))}</span>"))
     if "ensemble_eval_accuracy" in summary:
         parts.append(para(f"Ensemble of {len(members)} (probabilities averaged): eval accuracy "
                           f'<span data-key="ensemble_eval">'

@@ -299,6 +299,14 @@ def write_plots(report: RunReport, directory: str) -> Dict[str, str]:
     return {"Tuner trials plot": path}
 
 
+def warm_start_text(info: Dict[str, Any]) -> str:
+    if not info.get("used"):
+        return f"not used: {info.get('reason')}"
+    return (f"from the served model: {info['layers']} layers copied, "
+            f"{info['embedding_rows_mapped']} of {info['new_vocabulary']} vocabulary rows mapped "
+            "by token")
+
+
 def format_report(report: RunReport, plots: Optional[Dict[str, str]] = None) -> str:
     lines = [f"Pipeline run {report.run_id}:",
              f"  {'component':<32}{'state':<10}{'seconds':>9}"]
@@ -325,6 +333,8 @@ def format_report(report: RunReport, plots: Optional[Dict[str, str]] = None) -> 
                      f"(hyperparameters from {summary.get('hparams_source', 'config')})")
         if "embedding" in summary:
             lines.append(f"Embedding:          {summary['embedding']}")
+        if "warm_start" in summary:
+            lines.append(f"Warm start:         {warm_start_text(summary['warm_start'])}")
         runs = summary.get("members", [summary])
         for index, run in enumerate(runs):
             averaging = run.get("weight_averaging") or {}

@@ -1,0 +1,73 @@
+"""Continuous training on tiny CSV spans, as a user runs it: span 1, then span 2 with a window
+of 2 and warm start, then a drifted span that is blocked before Transform. Three real local
+pipeline runs (about 3 minutes); every other own-data test uses components alone."""
+import json
+import os
+
+import pytest
+import tensorflow as tf
+
+from cli import main as cli
+from tests.tiny_data import tiny_csv_reviews, write_tiny_csv, write_tiny_spans
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory, tiny_glove_path):
+    from pipeline.config import make_config
+    from reports import report
+
+    root = tmp_path_factory.mktemp("ct")
+    layout = write_tiny_spans(str(root / "reviews"), spans=2, per_span=100, test=40)
+    out = str(root / "out")
+    flags = ["--preset", "smoke", "--output-dir", out, "--glove-path", tiny_glove_path,
+             "--input-pattern", layout["input_pattern"], "--test-pattern",
+             layout["test_pattern"], "--label-values", "negative,positive", "--tuning", "fixed",
+             "--max-len", "24", "--ngram-vocab-size", "0", "--warmup-reviews", "2",
+             "--min-accuracy", "0", "--max-accuracy-drop", "1", "--warm-start"]
+    config = make_config(output_dir=out)
+    done = {}
+    for name, extra in (("span1", ["--span", "1"]), ("span2", ["--span", "2", "--window", "2"])):
+        assert cli.main(["run", *flags, *extra]) == 0, name
+        done[name] = report.latest_run(config)
+    # A third span whose reviews are all positive: an upstream filter gone wrong.
+    drifted = [(text, 1) for text, label in tiny_csv_reviews("span-3", 100) if label == 1]
+    write_tiny_csv(os.path.join(str(root / "reviews"), "span-3", "reviews.csv"), drifted,
+                   ("negative", "positive"))
+    done["drift_exit_code"] = cli.main(["run", *flags, "--span", "3", "--window", "2"])
+    done["after_drift"] = report.latest_run(config)
+    return layout, done
+
+
+def test_each_run_reads_its_span_and_window(runs):
+    layout, done = runs
+    rows = layout["rows"]
+    assert done["span1"].spans() == {"span": 1, "window": [1]}
+    assert done["span2"].spans() == {"span": 2, "window": [1, 2]}
+    counts = done["span2"].split_counts()
+    assert counts["train"] + counts["eval"] == len(rows[1]) + len(rows[2])
+    # Transform (and so the Trainer) read both spans' train split.
+    transformed = done["span2"].artifact("Transform", "transformed_examples").uri
+    files = tf.io.gfile.glob(os.path.join(transformed, "Split-train", "*"))
+    records = sum(1 for _ in tf.data.TFRecordDataset(files, compression_type="GZIP"))
+    assert records == counts["train"]
+
+
+def test_the_second_run_starts_from_the_served_model(runs):
+    _, done = runs
+    first = done["span1"].training_summary()["warm_start"]
+    assert first == {"used": False, "reason": "no served model yet (first run)"}
+    second = done["span2"].training_summary()["warm_start"]
+    assert second["used"] and second["embedding_rows_mapped"] > 0
+    base = done["span2"].artifact("WarmStartModel", "model")
+    served_first = int(done["span1"].push_status().split("version ")[1].split()[0])
+    assert base.custom_properties["served_version"].int_value == served_first
+    assert done["span2"].pushed_destination
+
+
+def test_a_drifted_span_is_blocked_before_transform(runs, capsys):
+    _, done = runs
+    assert done["drift_exit_code"] == 1
+    blocked = done["after_drift"]
+    assert blocked.nodes["DriftGate"].state != "COMPLETE"
+    assert "Transform" not in blocked.nodes or blocked.nodes["Transform"].state == "CACHED"
+    assert blocked.pushed_destination is None
