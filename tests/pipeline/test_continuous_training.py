@@ -1,7 +1,6 @@
 """Continuous training on tiny CSV spans, as a user runs it: span 1, then span 2 with a window
 of 2 and warm start, then a drifted span that is blocked before Transform. Three real local
 pipeline runs (about 3 minutes); every other own-data test uses components alone."""
-import json
 import os
 
 import pytest
@@ -64,7 +63,7 @@ def test_the_second_run_starts_from_the_served_model(runs):
     assert done["span2"].pushed_destination
 
 
-def test_a_drifted_span_is_blocked_before_transform(runs, capsys):
+def test_a_drifted_span_is_blocked_before_transform(runs):
     _, done = runs
     assert done["drift_exit_code"] == 1
     blocked = done["after_drift"]
