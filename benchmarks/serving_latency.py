@@ -51,7 +51,8 @@ import numpy as np
 import tensorflow as tf
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from serving.client import (TEXT_FEATURE, ClientOptions, GrpcClient, ModelTarget,  # noqa: E402
+from contract.names import DEFAULT_TEXT_FEATURE as TEXT_FEATURE  # noqa: E402
+from serving.client import (ClientOptions, GrpcClient, ModelTarget,  # noqa: E402
                             RestClient, load_saved_model, resolve_model_dir)
 from tests.support.standins import GrpcStandIn, RestStandIn, ServedModels  # noqa: E402
 from trainer import data  # noqa: E402
