@@ -12,7 +12,7 @@ pipeline as a user would, each run a separate `imdb-pipeline run` process:
 and prints one JSON line per run (Trainer seconds, eval and test accuracy, warm start used).
 Warm runs train `--warm-epochs` epochs, cold runs the config's default.
 
-    .venv/bin/python benchmarks/continuous_training.py --work-dir /tmp/ct-imdb
+    .venv/bin/python benchmarks/continuous_training.py --work-dir ct-imdb
 """
 import argparse
 import csv
