@@ -19,7 +19,7 @@ import numpy as np
 import tensorflow as tf
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from benchmarks.continuous_training import cpu_model  # noqa: E402
+from benchmarks.machine import cpu_model  # noqa: E402
 from contract.review_files import ReviewFormat, read_texts  # noqa: E402
 from serving.batch import score_files  # noqa: E402
 from serving.client import ClientOptions, LocalClient, resolve_model_dir  # noqa: E402

@@ -42,7 +42,6 @@ import argparse
 import contextlib
 import json
 import os
-import platform
 import sys
 import time
 from typing import Any, Callable, Dict, List, Optional, Sequence
@@ -51,6 +50,7 @@ import numpy as np
 import tensorflow as tf
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from benchmarks.machine import cpu_model  # noqa: E402
 from contract.names import DEFAULT_TEXT_FEATURE as TEXT_FEATURE  # noqa: E402
 from serving.client import (ClientOptions, GrpcClient, ModelTarget,  # noqa: E402
                             RestClient, load_saved_model, resolve_model_dir)
@@ -251,17 +251,6 @@ def agreement(signature, function: Callable, transform_fn: Callable,
 
 # ------------------------------------------------------------------------------------------
 # Report
-
-
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as info:
-            for line in info:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor()
 
 
 def ratios(results: Dict[str, Dict[str, Dict[str, Any]]]) -> Dict[str, Dict[str, float]]:

@@ -26,7 +26,7 @@ from pipeline.config import PipelineConfig  # noqa: E402
 from trainer import data, models, preprocessing  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from serving_latency import cpu_model  # noqa: E402
+from machine import cpu_model  # noqa: E402
 
 
 class _FnArgs:

@@ -35,7 +35,7 @@ from pipeline.config import make_config  # noqa: E402
 from trainer import preprocessing  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from serving_latency import cpu_model  # noqa: E402
+from machine import cpu_model  # noqa: E402
 
 
 def main(argv=None) -> dict:

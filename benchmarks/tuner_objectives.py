@@ -233,7 +233,7 @@ def successive_halving(runs: List[dict], rungs, keep, score_rows) -> tuple:
 
 
 def analyse(work_dir: str) -> dict:
-    from serving_latency import cpu_model
+    from machine import cpu_model
 
     runs = _runs(work_dir)
     grid = [r for r in runs if r["seed"] == 42]
