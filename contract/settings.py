@@ -79,6 +79,7 @@ class TrainerSettings(DataSettings):
     warmup_reviews: int
     wide_c_values: Tuple[float, ...]  # L2 strengths of the wide part tried on eval.
     warm_start: bool  # Start from the served model's weights (trainer/warm_start.py).
+    backup_dir: str  # Finished epochs kept for a resumed rerun (trainer/resume.py); '' = off.
 
 
 @dataclasses.dataclass(frozen=True)

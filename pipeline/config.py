@@ -133,6 +133,10 @@ class PipelineConfig:
     warm_start: bool = _field(False, "Start training from the weights of the model TF Serving "
                               "serves now (embedding rows mapped by token); the first run, "
                               "or a served model of another shape, trains from scratch.")
+    training_backup_dir: str = _field("", "Where the Trainer keeps its last finished epoch, so "
+                                      "that a rerun of the same training (after a kill or a "
+                                      "preempted node) resumes there (default: "
+                                      "<pipeline-root>/training_backup; 'none' = off).")
     seed: int = _field(42, "Random seed of the Tuner and of the first trained model.")
     warmup_reviews: int = _field(8, "Eval-split reviews in the export's TF Serving warmup "
                                  "requests (one request per signature; 0 = no warmup file).")
@@ -208,6 +212,13 @@ class PipelineConfig:
                                                   "models.config")
 
     @property
+    def resolved_training_backup_dir(self) -> str:
+        if self.training_backup_dir.lower() == "none":
+            return ""
+        return self.training_backup_dir or os.path.join(self.resolved_pipeline_root,
+                                                        "training_backup")
+
+    @property
     def resolved_tfds_data_dir(self) -> str:
         return os.path.expanduser(self.tfds_data_dir or os.environ.get("TFDS_DATA_DIR")
                                   or os.path.join("~", "tensorflow_datasets"))
@@ -273,7 +284,7 @@ class PipelineConfig:
             **self._data_settings(), steps_per_epoch=self.train_steps, epochs=self.epochs,
             early_stopping_patience=self.early_stopping_patience,
             reduce_lr_factor=self.reduce_lr_factor, average_from_epoch=self.average_from_epoch,
-            warm_start=self.warm_start,
+            warm_start=self.warm_start, backup_dir=self.resolved_training_backup_dir,
             ensemble_size=self.ensemble_size, warmup_reviews=self.warmup_reviews,
             wide_c_values=list(self.wide_c_values)))
 

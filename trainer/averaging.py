@@ -27,6 +27,14 @@ class KeepBestEpoch(tf.keras.callbacks.Callback):
             self.best, self.best_epoch = float(value), epoch + 1
             self.best_weights = self.model.get_weights()
 
+    def resume_state(self) -> Dict[str, Any]:  # trainer/resume.py
+        return {"best": self.best, "best_epoch": self.best_epoch,
+                "best_weights": self.best_weights}
+
+    def restore_state(self, state: Dict[str, Any]) -> None:
+        self.best, self.best_epoch = state["best"], state["best_epoch"]
+        self.best_weights = state["best_weights"]
+
     def on_train_end(self, logs=None):
         if self.best_weights is not None:
             self.model.set_weights(self.best_weights)
@@ -55,6 +63,12 @@ class EpochWeightAveraging(tf.keras.callbacks.Callback):
         self.average = weights if self.average is None else [
             mean + (new - mean) / (count + 1) for mean, new in zip(self.average, weights)]
         self.epochs.append(epoch + 1)
+
+    def resume_state(self) -> Dict[str, Any]:  # trainer/resume.py
+        return {"average": self.average, "epochs": list(self.epochs)}
+
+    def restore_state(self, state: Dict[str, Any]) -> None:
+        self.average, self.epochs = state["average"], list(state["epochs"])
 
 
 def keep_better_weights(model: tf.keras.Model, averaging: EpochWeightAveraging,

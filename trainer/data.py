@@ -100,3 +100,15 @@ def model_inputs(model: tf.keras.Model, features):
     return {preprocessing.TOKENS_FEATURE: tokens,
             preprocessing.NGRAMS_FEATURE: tf.sparse.to_dense(
                 features[preprocessing.NGRAMS_FEATURE])}
+
+
+def predict_probabilities(model: tf.keras.Model, batches: tf.data.Dataset):
+    """P(positive) of every row of `batches` (token ids) as a 1-D array, on this process's
+    devices alone: `model.predict` would split each batch between a strategy's replicas, and a
+    small last batch would leave one with no rows (trainer/distribution.py)."""
+    import numpy as np
+
+    call = tf.function(lambda tokens: model(tokens, training=False), reduce_retracing=True,
+                       input_signature=[tf.TensorSpec([None, None], tf.int64)])
+    parts = [call(tf.cast(tokens, tf.int64)).numpy().ravel() for tokens in batches]
+    return np.concatenate(parts) if parts else np.zeros(0, np.float32)

@@ -19,7 +19,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_transform as tft
 
-from trainer import data, models, preprocessing, training
+from trainer import distribution, data, models, preprocessing, training
 from contract.names import UNLABELED_SPLIT
 from contract.settings import TrainerSettings
 
@@ -83,6 +83,9 @@ def agreement(targets, probabilities):
 
 
 def run_fn(fn_args) -> None:
+    strategy = distribution.make_strategy()  # Before anything else runs (multi-worker).
+    chief = distribution.is_chief(distribution.tf_config())
+    serving_dir, run_dir = distribution.output_dirs(fn_args, chief)
     settings = TrainerSettings.from_custom_config(fn_args.custom_config)
     tuned = getattr(fn_args, "hyperparameters", None)
     hparams = training.resolve_hparams(settings.hparams, tuned)
@@ -103,17 +106,23 @@ def run_fn(fn_args) -> None:
     matrix, rows, embedding_info = training.embedding_for(tft_output, settings.glove_path,
                                                           settings.num_oov_buckets)
     tf.keras.utils.set_random_seed(settings.seed)
-    student = models.build_model(hparams, rows, matrix, name=f"imdb_{hparams.cell}_student")
-    student.compile(optimizer=student.optimizer, loss=student.loss,
-                    metrics=[tf.keras.metrics.MeanMetricWrapper(agreement, name="accuracy")])
+    with strategy.scope():
+        student = models.build_model(hparams, rows, matrix,
+                                     name=f"imdb_{hparams.cell}_student")
+        student.compile(optimizer=student.optimizer, loss=student.loss,
+                        weighted_metrics=[tf.keras.metrics.MeanMetricWrapper(
+                            agreement, name="accuracy")])
     steps = settings.steps_per_epoch or math.ceil(len(targets) / settings.batch_size)
-    evaluation = data.make_dataset(fn_args, fn_args.eval_files, tft_output, label,
-                                   settings.batch_size, False, settings.length_buckets,
-                                   settings.seed)
+    evaluation = distribution.prepare(
+        data.make_dataset(fn_args, fn_args.eval_files, tft_output, label, settings.batch_size,
+                          False, settings.length_buckets, settings.seed),
+        strategy, settings.batch_size, repeat=False)
+    train = distribution.prepare(
+        soft_labelled_dataset(tokens, targets, settings.batch_size, settings.length_buckets,
+                              settings.seed), strategy, settings.batch_size, repeat=True)
     run = training.fit_with_callbacks(
-        student, soft_labelled_dataset(tokens, targets, settings.batch_size,
-                                       settings.length_buckets, settings.seed),
-        evaluation, steps, settings, fn_args.model_run_dir)
+        student, train, evaluation, steps, settings, run_dir,
+        backup_dir=training.backup_dir(settings, fn_args, tuned, 0), chief=chief)
     summary = training.summary_head(hparams, embedding_info, tuned, steps, run)
     summary["distillation"] = {"labelled_reviews": len(train_targets),
                                "unlabeled_reviews": len(soft_targets),
@@ -121,6 +130,10 @@ def run_fn(fn_args) -> None:
                                "teacher": fn_args.base_model}
     model = student
     if preprocessing.NGRAMS_FEATURE in tft_output.transformed_feature_spec():
-        model, summary["wide_and_deep"] = training.add_wide_part(
-            student, train_files, fn_args.eval_files, tft_output, settings)
-    training.write_outputs(model, summary, [run["history"]], fn_args, tft_output, settings)
+        with strategy.scope():
+            model, summary["wide_and_deep"] = training.add_wide_part(
+                student, train_files, fn_args.eval_files, tft_output, settings)
+    training.write_outputs(model, summary, [run["history"]], fn_args, tft_output, settings,
+                           serving_dir, run_dir)
+    if not chief:
+        distribution.finish_worker(fn_args.serving_model_dir, serving_dir)

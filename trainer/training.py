@@ -14,7 +14,8 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_transform as tft
 
-from trainer import data, export, glove, models, preprocessing, warm_start, wide
+from trainer import (data, distribution, export, glove, models, preprocessing, resume,
+                     warm_start, wide)
 from trainer.averaging import EpochWeightAveraging, KeepBestEpoch, keep_better_weights
 from trainer.hparams import ModelHParams
 from trainer.plots import plot_history
@@ -51,12 +52,15 @@ def embedding_for(tft_output: tft.TFTransformOutput, glove_path: str, num_oov_bu
 
 def fit_with_callbacks(model: tf.keras.Model, train: tf.data.Dataset,
                        evaluation: tf.data.Dataset, steps: int, settings: TrainerSettings,
-                       log_dir: str, extra_callbacks=()) -> Dict[str, Any]:
+                       log_dir: str, extra_callbacks=(), backup_dir: str = "",
+                       chief: bool = True) -> Dict[str, Any]:
     """Fits one model with early stopping, LR cuts and weight averaging; its history.
 
     The model ends with its best epoch's weights (KeepBestEpoch), or with the average of its
     epochs from `average_from_epoch` on when that does at least as well on eval.
     `extra_callbacks` run first (benchmarks/tuner_objectives.py records learning curves).
+    With `backup_dir`, every finished epoch is kept there and a rerun resumes after the last
+    one (trainer/resume.py).
     """
     averaging = EpochWeightAveraging(settings.average_from_epoch or 10**9)
     best = KeepBestEpoch("val_accuracy")  # Accuracy is what the Evaluator blesses on.
@@ -72,11 +76,27 @@ def fit_with_callbacks(model: tf.keras.Model, train: tf.data.Dataset,
         callbacks.append(tf.keras.callbacks.ReduceLROnPlateau(
             monitor="val_accuracy", mode="max", factor=settings.reduce_lr_factor, patience=0,
             min_lr=1e-5, verbose=1))
-    history = model.fit(train, epochs=settings.epochs, steps_per_epoch=steps,
-                        validation_data=evaluation, callbacks=callbacks,
-                        verbose=keras_verbosity()).history
-    return {"history": history, "best_epoch": best.best_epoch,
-            "weight_averaging": keep_better_weights(model, averaging, evaluation)}
+    state = resume.CallbackState(os.path.join(backup_dir, "callbacks"), callbacks[len(
+        extra_callbacks):], write=chief and bool(backup_dir))
+    callbacks.append(state)
+    if backup_dir:
+        callbacks.append(tf.keras.callbacks.BackupAndRestore(os.path.join(backup_dir, "keras")))
+    try:
+        model.fit(train, epochs=settings.epochs, steps_per_epoch=steps,
+                  validation_data=evaluation, callbacks=callbacks, verbose=keras_verbosity())
+    except (tf.errors.UnavailableError, tf.errors.AbortedError,
+            tf.errors.DeadlineExceededError) as error:
+        if distribution.worker_count(distribution.tf_config()) <= 1:
+            raise
+        raise distribution.PeerLostError(error) from None
+    if backup_dir and chief and tf.io.gfile.isdir(backup_dir):
+        tf.io.gfile.rmtree(backup_dir)
+    run = {"history": state.history, "best_epoch": best.best_epoch,
+           "weight_averaging": keep_better_weights(model, averaging, evaluation)}
+    if state.resumed_from_epoch:
+        run["resumed_after_epoch"] = state.resumed_from_epoch
+        run["epochs_run"] = state.epochs_run
+    return run
 
 
 def add_wide_part(deep: tf.keras.Model, train_files, eval_files,
@@ -89,9 +109,8 @@ def add_wide_part(deep: tf.keras.Model, train_files, eval_files,
                                                   with_tokens=True)
     part = wide.fit_wide(train_x, train_y, eval_x, eval_y, settings.wide_c_values)
     tokens = tf.keras.preprocessing.sequence.pad_sequences(eval_tokens, padding="post")
-    deep_probability = deep.predict(
-        tf.data.Dataset.from_tensor_slices(tokens).batch(256).map(data.trim_padding),
-        verbose=0).ravel()
+    deep_probability = data.predict_probabilities(
+        deep, tf.data.Dataset.from_tensor_slices(tokens).batch(256).map(data.trim_padding))
     deep_logit = models.logit(tf.constant(deep_probability)).numpy().astype(np.float64)
     wide_logit = part.logits(eval_x)
     mix = wide.fit_mix(deep_logit, wide_logit, eval_y)
@@ -109,6 +128,10 @@ def add_wide_part(deep: tf.keras.Model, train_files, eval_files,
 
 
 def run_fn(fn_args) -> None:
+    # First: MultiWorkerMirroredStrategy must exist before TensorFlow runs anything else.
+    strategy = distribution.make_strategy()
+    chief = distribution.is_chief(distribution.tf_config())
+    serving_dir, run_dir = distribution.output_dirs(fn_args, chief)
     settings = TrainerSettings.from_custom_config(fn_args.custom_config)
     tuned = getattr(fn_args, "hyperparameters", None)
     hparams = resolve_hparams(settings.hparams, tuned)
@@ -122,8 +145,10 @@ def run_fn(fn_args) -> None:
         data.count_records(fn_args.train_files) / settings.batch_size)
 
     def dataset(patterns, repeat: bool, seed: int) -> tf.data.Dataset:
-        return data.make_dataset(fn_args, patterns, tft_output, settings.label_feature,
-                                 settings.batch_size, repeat, settings.length_buckets, seed)
+        return distribution.prepare(
+            data.make_dataset(fn_args, patterns, tft_output, settings.label_feature,
+                              settings.batch_size, repeat, settings.length_buckets, seed),
+            strategy, settings.batch_size, repeat, files=len(data.files(patterns)))
 
     evaluation = dataset(fn_args.eval_files, False, settings.seed)
     members, runs = [], []
@@ -132,20 +157,25 @@ def run_fn(fn_args) -> None:
         seed = settings.seed + index
         tf.keras.utils.set_random_seed(seed)
         name = None if size == 1 else f"member_{index + 1}"
-        member = models.build_model(hparams, rows, matrix, name=name)
+        with strategy.scope():
+            member = models.build_model(hparams, rows, matrix, name=name)
         if settings.warm_start:
             started = warm_start.apply(member, getattr(fn_args, "base_model", None) or "",
                                        _vocabulary(tft_output))
         if index == 0:
             member.summary(print_fn=lambda line: print(line, flush=True))
         logging.info("Training model %d of %d", index + 1, size)
-        log_dir = fn_args.model_run_dir if size == 1 else os.path.join(fn_args.model_run_dir,
-                                                                         name)
-        runs.append(fit_with_callbacks(member, dataset(fn_args.train_files, True, seed),
-                                       evaluation, steps, settings, log_dir))
+        log_dir = run_dir if size == 1 else os.path.join(run_dir, name)
+        runs.append(fit_with_callbacks(
+            member, dataset(fn_args.train_files, True, seed), evaluation, steps, settings,
+            log_dir, backup_dir=backup_dir(settings, fn_args, tuned, index), chief=chief))
         members.append(member)
-    model = members[0] if size == 1 else models.average_ensemble(members)
+    with strategy.scope():
+        model = members[0] if size == 1 else models.average_ensemble(members)
     summary = summary_head(hparams, embedding_info, tuned, steps, runs[0])
+    summary["distribution"] = {**distribution.describe(strategy),
+                               "weights_sha256": distribution.weights_digest(model)}
+    logging.info("Distribution: %s", summary["distribution"])
     if settings.warm_start:
         summary["warm_start"] = started
     if size > 1:
@@ -156,11 +186,27 @@ def run_fn(fn_args) -> None:
                      summary["ensemble_eval_accuracy"],
                      [max(run["history"]["val_accuracy"]) for run in runs])
     if preprocessing.NGRAMS_FEATURE in tft_output.transformed_feature_spec():
-        model, summary["wide_and_deep"] = add_wide_part(model, fn_args.train_files,
-                                                        fn_args.eval_files, tft_output, settings)
+        with strategy.scope():
+            model, summary["wide_and_deep"] = add_wide_part(
+                model, fn_args.train_files, fn_args.eval_files, tft_output, settings)
     write_outputs(model, summary, [run["history"] for run in runs], fn_args, tft_output,
-                  settings)
-    warm_start.save_weights(members[0], fn_args.serving_model_dir)
+                  settings, serving_dir, run_dir)
+    warm_start.save_weights(members[0], serving_dir)
+    if not chief:
+        distribution.finish_worker(fn_args.serving_model_dir, serving_dir)
+
+
+def backup_dir(settings: TrainerSettings, fn_args, tuned, member: int) -> str:
+    """Where this training keeps its finished epochs: keyed by everything it depends on, so only
+    a rerun of the same training (after a preemption, say) resumes from it ('' = off)."""
+    if not settings.backup_dir:
+        return ""
+    key = resume.backup_key({
+        "train": data.files(fn_args.train_files), "eval": data.files(fn_args.eval_files),
+        "transform_graph": fn_args.transform_graph_path, "settings": fn_args.custom_config,
+        "hyperparameters": tuned, "base_model": getattr(fn_args, "base_model", None),
+        "member": member})
+    return os.path.join(settings.backup_dir, key)
 
 
 def _vocabulary(tft_output: tft.TFTransformOutput):
@@ -177,15 +223,16 @@ def summary_head(hparams: ModelHParams, embedding_info: Dict[str, Any], tuned, s
 
 
 def write_outputs(model: tf.keras.Model, summary: Dict[str, Any], histories, fn_args,
-                  tft_output: tft.TFTransformOutput, settings: TrainerSettings) -> None:
-    """training_summary.json and the curves into model_run; the serving export into model."""
-    with tf.io.gfile.GFile(os.path.join(fn_args.model_run_dir, TRAINING_SUMMARY_FILE),
-                           "w") as out:
+                  tft_output: tft.TFTransformOutput, settings: TrainerSettings,
+                  serving_dir: str, run_dir: str) -> None:
+    """training_summary.json and the curves into `run_dir`; the serving export into
+    `serving_dir` (fn_args' model_run and model dirs, except on a non-chief worker)."""
+    tf.io.gfile.makedirs(run_dir)
+    with tf.io.gfile.GFile(os.path.join(run_dir, TRAINING_SUMMARY_FILE), "w") as out:
         json.dump(summary, out, indent=2, default=float)
-    plot_history(histories, os.path.join(fn_args.model_run_dir, "training_curves.png"))
+    plot_history(histories, os.path.join(run_dir, "training_curves.png"))
     export.export_serving_model(
-        model, tft_output, settings.text_feature, settings.label_feature,
-        fn_args.serving_model_dir,
+        model, tft_output, settings.text_feature, settings.label_feature, serving_dir,
         export.read_reviews(fn_args.eval_files, settings.warmup_reviews))
-    export.write_data_profile(fn_args.serving_model_dir, fn_args.train_files, tft_output,
+    export.write_data_profile(serving_dir, fn_args.train_files, tft_output,
                               settings.label_feature, fn_args.transform_graph_path)

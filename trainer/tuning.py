@@ -13,7 +13,7 @@ import keras_tuner as kt
 import tensorflow as tf
 from tfx import v1 as tfx
 
-from trainer import data, models, training
+from trainer import data, distribution, models, training
 from trainer.hparams import TUNER_ALGORITHMS, ModelHParams
 from contract.settings import TunerSettings
 
@@ -67,11 +67,12 @@ def trial_builder(base: ModelHParams, space: Dict[str, Any], rows: int, matrix, 
 
 
 def make_tuner(algorithm: str, build, max_trials: int, epochs: int, directory: str,
-               seed: int) -> kt.Tuner:
+               seed: int, strategy=None) -> kt.Tuner:
     # One failed trial stops the search: a silently failing search would otherwise hand the
     # Trainer default hyperparameters.
     common = dict(objective=OBJECTIVE, directory=directory, project_name="imdb_tuning",
-                  overwrite=True, seed=seed, max_consecutive_failed_trials=1)
+                  overwrite=True, seed=seed, max_consecutive_failed_trials=1,
+                  distribution_strategy=strategy)
     if algorithm == "random":
         return kt.RandomSearch(build, max_trials=max_trials, **common)
     if algorithm == "bayesian":
@@ -82,6 +83,7 @@ def make_tuner(algorithm: str, build, max_trials: int, epochs: int, directory: s
 
 
 def tuner_fn(fn_args) -> tfx.components.TunerFnResult:
+    strategy = distribution.make_strategy()
     settings = TunerSettings.from_custom_config(fn_args.custom_config)
     plain_trial_output()
     space = settings.search_space
@@ -98,7 +100,8 @@ def tuner_fn(fn_args) -> tfx.components.TunerFnResult:
 
     build = trial_builder(base, space, rows, matrix, settings.seed)
     tuner = make_tuner(settings.algorithm, build, settings.max_trials, settings.epochs,
-                       fn_args.working_dir, settings.seed)
+                       fn_args.working_dir, settings.seed,
+                       None if strategy.num_replicas_in_sync == 1 else strategy)
     train_examples = data.count_records(fn_args.train_files)
     steps = max(1, math.ceil(train_examples * settings.train_fraction / settings.batch_size))
     logging.info("Tuning: %s, %d trials, %d epoch(s) of %d steps (%.0f%% of train) each",
@@ -106,9 +109,10 @@ def tuner_fn(fn_args) -> tfx.components.TunerFnResult:
                  100 * settings.train_fraction)
 
     def dataset(patterns, repeat: bool) -> tf.data.Dataset:
-        return data.make_dataset(fn_args, patterns, tft_output, settings.label_feature,
-                                 settings.batch_size, repeat, settings.length_buckets,
-                                 settings.seed)
+        return distribution.prepare(
+            data.make_dataset(fn_args, patterns, tft_output, settings.label_feature,
+                              settings.batch_size, repeat, settings.length_buckets,
+                              settings.seed), strategy, settings.batch_size, repeat)
 
     return tfx.components.TunerFnResult(tuner=tuner, fit_kwargs={
         "x": dataset(fn_args.train_files, True), "validation_data": dataset(fn_args.eval_files,
