@@ -192,10 +192,14 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def cmd_compile_kubeflow(args: argparse.Namespace) -> int:
     from kubeflow.runner import compile_pipeline, pipeline_spec
+    from kubeflow.vertex_jobs import VertexJobs
 
     config = config_from_args(args)
+    jobs = VertexJobs(training_workers=args.training_workers,
+                      parallel_trials=args.tuning_parallel_trials, project=args.project,
+                      region=args.region, machine_type=args.machine_type)
     compiled = compile_pipeline(config, args.output, image=args.image, target=args.target,
-                                gpus=args.gpus, gpu_type=args.gpu_type)
+                                gpus=args.gpus, gpu_type=args.gpu_type, jobs=jobs)
     spec = pipeline_spec(compiled)
     tasks = spec["root"]["dag"]["tasks"]
     params = spec["root"].get("inputDefinitions", {}).get("parameters", {})
@@ -333,10 +337,22 @@ def build_parser() -> argparse.ArgumentParser:
     kfp.add_argument("--image", required=True, help="Image built from kubeflow/Dockerfile, "
                      "e.g. us-docker.pkg.dev/PROJECT/REPO/imdb-rnn-pipeline:TAG.")
     kfp.add_argument("--gpus", type=int, default=1, help="GPUs for the Tuner and the Trainer "
-                     "each (0 = CPU; at most 1: training uses no distribution strategy).")
+                     "each, per worker (0 = CPU; more than 1: MirroredStrategy over them).")
     kfp.add_argument("--gpu-type", default="", help="Accelerator type: a Vertex enum such as "
                      "NVIDIA_TESLA_T4 (vertex, the default) or nvidia.com/gpu (kfp, the "
                      "default; the GPU model comes from the cluster's node pool).")
+    kfp.add_argument("--training-workers", type=int, default=1, help="vertex: run the "
+                     "Trainer as a Vertex custom job of N replicas (MultiWorkerMirroredStrategy;"
+                     " each with --gpus) [default: 1 = in the Trainer's pod].")
+    kfp.add_argument("--tuning-parallel-trials", type=int, default=1, help="vertex, with "
+                     "--tuning tune: run N trials at a time as a Vertex custom job of N Keras "
+                     "Tuner workers [default: 1 = one after another in the Tuner's pod].")
+    kfp.add_argument("--project", default="", help="vertex, with the two flags above: Google "
+                     "Cloud project the custom jobs run in.")
+    kfp.add_argument("--region", default="", help="vertex, with the two flags above: region "
+                     "of the custom jobs, e.g. us-central1.")
+    kfp.add_argument("--machine-type", default="", help="vertex custom jobs: machine per "
+                     "replica [default: n1-standard-8, which takes T4/V100/P100 GPUs].")
     kfp.set_defaults(handler=cmd_compile_kubeflow)
     submit = commands.add_parser("submit-kubeflow", help="Submit a compiled spec to Vertex AI "
                                  "Pipelines or to a KFP 2.x API; --dry-run checks it offline and "

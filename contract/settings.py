@@ -11,6 +11,10 @@ from contract.errors import UserError
 
 # Keys the pipeline adds to every custom_config for TFX's cache (pipeline.code_fingerprint).
 CACHE_KEYS = ("code_fingerprint",)
+# TFX's Vertex training extensions read their job settings from the same custom_config
+# (`ai_platform_training_args`, `ai_platform_vertex_region`, ...: kubeflow/vertex_jobs.py) and
+# pass it on whole to run_fn / tuner_fn.
+PLATFORM_KEY_PREFIX = "ai_platform_"
 
 T = TypeVar("T")
 
@@ -20,7 +24,8 @@ class SettingsError(UserError, ValueError):
 
 
 def from_custom_config(cls: Type[T], custom_config: Dict[str, Any]) -> T:
-    values = {k: v for k, v in (custom_config or {}).items() if k not in CACHE_KEYS}
+    values = {k: v for k, v in (custom_config or {}).items()
+              if k not in CACHE_KEYS and not k.startswith(PLATFORM_KEY_PREFIX)}
     names = {field.name for field in dataclasses.fields(cls)}
     missing, unknown = sorted(names - set(values)), sorted(set(values) - names)
     if missing or unknown:

@@ -8,7 +8,9 @@ import re
 from typing import List, Sequence
 
 from pipeline.config import ConfigError, PipelineConfig
+from kubeflow import vertex_jobs
 from kubeflow.targets import Target
+from kubeflow.vertex_jobs import VertexJobs
 
 # Schemes TensorFlow's file system layer reads in the image (same pins as the venv); local
 # ones ("file", "ram" = in-memory) excluded. s3:// would need tensorflow-io, which is not in it.
@@ -18,7 +20,8 @@ _SCHEME = re.compile(r"^([a-z][a-z0-9+.-]*)://", re.IGNORECASE)
 # `<pipeline name>-<14-digit timestamp>`, so a name may use 128 - 15 characters.
 VERTEX_NAME = re.compile(r"[a-z][-a-z0-9]{0,112}")
 KFP_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,127}")  # TFX's own pipeline name rule.
-MAX_GPUS = 1  # run_fn builds no tf.distribute strategy: more GPUs would sit idle.
+# Vertex's largest machines have 16 GPUs (a2-megagpu-16g); more is a typo, refused offline.
+MAX_GPUS = 16
 
 
 def remote_schemes() -> List[str]:
@@ -43,7 +46,7 @@ def path_problem(flag: str, path: str, schemes: Sequence[str]) -> str:
 
 
 def compile_problems(config: PipelineConfig, target: Target, gpus: int,
-                     gpu_type: str) -> List[str]:
+                     gpu_type: str, jobs: VertexJobs = VertexJobs()) -> List[str]:
     schemes = remote_schemes()
     paths = [("--pipeline-root (or --output-dir)", config.resolved_pipeline_root),
              ("--serving-dir (or --output-dir)", config.resolved_serving_dir),
@@ -60,9 +63,7 @@ def compile_problems(config: PipelineConfig, target: Target, gpus: int,
     if gpus < 0:
         problems.append(f"--gpus must be >= 0, got {gpus}")
     elif gpus > MAX_GPUS:
-        problems.append(f"--gpus {gpus}: the Trainer and Tuner train on one device (no "
-                        f"tf.distribute strategy), so at most {MAX_GPUS} GPU is used; "
-                        "asking for more would only reserve idle GPUs")
+        problems.append(f"--gpus {gpus}: no machine has more than {MAX_GPUS} GPUs")
     if gpus and gpu_type not in target.gpu_types:
         problems.append(f"--gpu-type {gpu_type!r} is not an accelerator type for "
                         f"--target {target.name}; use one of {', '.join(target.gpu_types)}")
@@ -76,6 +77,42 @@ def compile_problems(config: PipelineConfig, target: Target, gpus: int,
                         f"{target.name} cannot run; use --tuning tune or fixed (or --target "
                         "vertex)")
     problems.extend(dataflow_problems(config.beam_pipeline_args, schemes))
+    problems.extend(job_problems(config, target, gpus, gpu_type, jobs))
+    if config.training_backup_dir.lower() not in ("", "none"):
+        problem = path_problem("--training-backup-dir", config.training_backup_dir, schemes)
+        problems.extend([problem] if problem else [])
+    return problems
+
+
+def job_problems(config: PipelineConfig, target: Target, gpus: int, gpu_type: str,
+                 jobs: VertexJobs) -> List[str]:
+    """--training-workers / --tuning-parallel-trials: Vertex custom jobs only."""
+    problems = []
+    for flag, value in (("--training-workers", jobs.training_workers),
+                        ("--tuning-parallel-trials", jobs.parallel_trials)):
+        if value < 1:
+            problems.append(f"{flag} must be >= 1, got {value}")
+    if not jobs.any:
+        return problems
+    if target.name != "vertex":
+        problems.append("--training-workers and --tuning-parallel-trials need --target vertex: "
+                        "on open-source KFP a component is one pod, and this pipeline creates "
+                        "no multi-pod job there (a TFJob of the Kubeflow Training Operator "
+                        "sets TF_CONFIG, which run_fn honours, but is not generated)")
+        return problems
+    problems += [f"--training-workers/--tuning-parallel-trials need {flag} (the Trainer or "
+                 "Tuner pod submits the Vertex custom job)"
+                 for flag, value in (("--project", jobs.project), ("--region", jobs.region))
+                 if not value]
+    if gpus and not vertex_jobs.machine_type(jobs, gpus, gpu_type):
+        problems.append(f"--gpu-type {gpu_type} is not attached to N1 machines: give "
+                        "--machine-type (e.g. a2-highgpu-1g for one A100, g2-standard-8 "
+                        "for one L4)")
+    if jobs.parallel_trials > 1 and config.tuning != "tune":
+        problems.append(f"--tuning-parallel-trials {jobs.parallel_trials} needs --tuning tune")
+    if jobs.parallel_trials > 1 and config.tuner_algorithm == "hyperband":
+        problems.append("--tuning-parallel-trials: Hyperband's brackets run in order; use "
+                        "--tuner-algorithm random or bayesian")
     return problems
 
 
@@ -94,8 +131,9 @@ def dataflow_problems(beam_args: Sequence[str], schemes: Sequence[str]) -> List[
     return problems
 
 
-def check_compile(config: PipelineConfig, target: Target, gpus: int, gpu_type: str) -> None:
-    problems = compile_problems(config, target, gpus, gpu_type)
+def check_compile(config: PipelineConfig, target: Target, gpus: int, gpu_type: str,
+                  jobs: VertexJobs = VertexJobs()) -> None:
+    problems = compile_problems(config, target, gpus, gpu_type, jobs)
     if problems:
         raise ConfigError(f"cannot compile for --target {target.name}:\n  - "
                           + "\n  - ".join(problems))

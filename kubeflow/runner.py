@@ -10,10 +10,11 @@ from typing import Any, Dict
 
 from tfx import v1 as tfx
 
-from kubeflow import parameters
+from kubeflow import parameters, vertex_jobs
 from kubeflow.checks import check_compile
 from kubeflow.resources import apply_resources
 from kubeflow.targets import TARGETS
+from kubeflow.vertex_jobs import VertexJobs
 from pipeline.config import ConfigError, PipelineConfig
 from pipeline.pipeline import create_pipeline
 from pipeline import nodes
@@ -23,18 +24,20 @@ UNCACHED_TASKS = (nodes.SERVING_BASELINE, nodes.DRIFT_GATE, nodes.WARM_START_MOD
 
 
 def compile_pipeline(config: PipelineConfig, output_file: str, image: str,
-                     target: str = "vertex", gpus: int = 1, gpu_type: str = "") -> Dict[str, Any]:
+                     target: str = "vertex", gpus: int = 1, gpu_type: str = "",
+                     jobs: VertexJobs = VertexJobs()) -> Dict[str, Any]:
     """Writes the spec for `target` to `output_file` and returns it as a dict."""
     if target not in TARGETS:
         raise ConfigError(f"--target must be one of {sorted(TARGETS)}, got {target!r}")
     chosen = TARGETS[target]
     gpu_type = gpu_type or chosen.default_gpu_type
-    check_compile(config, chosen, gpus, gpu_type)
+    check_compile(config, chosen, gpus, gpu_type, jobs)
     if not image:
         raise ConfigError("--image is required (the image built from kubeflow/Dockerfile)")
 
     pipeline = create_pipeline(config, metadata_connection_config=None)
-    apply_resources(pipeline, gpus, gpu_type)
+    apply_resources(pipeline, gpus, gpu_type, launchers=jobs.node_ids())
+    vertex_jobs.apply(pipeline, jobs, image, gpus, gpu_type)
     defaults = parameters.attach(pipeline)
     runner = tfx.orchestration.experimental.KubeflowV2DagRunner(
         config=tfx.orchestration.experimental.KubeflowV2DagRunnerConfig(

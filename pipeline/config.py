@@ -40,9 +40,12 @@ class PipelineConfig:
     serving_dir: str = _field("", "Pusher destination; each blessed model lands in "
                               "<serving-dir>/<version>/ (default: <output-dir>/serving_model).")
     enable_cache: bool = _field(True, "Reuse outputs of unchanged components.")
+    # None by default: Beam's DirectRunner in-process (its defaults). Any option makes TFX stage
+    # a tfx_ephemeral sdist per Beam component unless it names the workers' code
+    # (pipeline/beam.py; docs/scale_out.md, "Beam on Flink, Spark or Dataflow").
     beam_pipeline_args: Tuple[str, ...] = _field(
-        ("--direct_running_mode=in_memory", "--direct_num_workers=1"),
-        "Beam options for the data components (repeat the flag per option).")
+        (), "Beam options for the data components (repeat the flag per option; none = "
+        "DirectRunner in the component's process).")
 
     # Data.
     tfds_name: str = _field("imdb_reviews", "TFDS dataset name.")

@@ -57,10 +57,13 @@ def is_chief(config: Dict[str, Any]) -> bool:
     return task.get("type") == "worker" and int(task.get("index", 0)) == 0
 
 
-def make_strategy() -> tf.distribute.Strategy:
-    """The strategy for this task (see the module docstring). Call it before any model exists."""
+def make_strategy(multi_worker: bool = True) -> tf.distribute.Strategy:
+    """The strategy for this task (see the module docstring). Call it before any model exists.
+
+    `multi_worker=False`: local devices only, whatever TF_CONFIG says (the Tuner's parallel
+    trials run on replicas that Vertex also describes in TF_CONFIG, but each trains alone)."""
     config = tf_config()
-    if worker_count(config) > 1:
+    if multi_worker and worker_count(config) > 1:
         strategy = tf.distribute.MultiWorkerMirroredStrategy()
     else:
         gpus = tf.config.list_logical_devices("GPU")
@@ -71,7 +74,7 @@ def make_strategy() -> tf.distribute.Strategy:
             strategy = tf.distribute.MirroredStrategy([d.name for d in cpus])
         else:
             return tf.distribute.get_strategy()
-    logging.info("Training under %s with %d replicas", type(strategy).__name__,
+    logging.info("Training under %s with %d replicas", describe(strategy)["strategy"],
                  strategy.num_replicas_in_sync)
     return strategy
 
@@ -79,7 +82,11 @@ def make_strategy() -> tf.distribute.Strategy:
 def describe(strategy: tf.distribute.Strategy) -> Dict[str, Any]:
     """What training_summary.json records about the strategy."""
     config = tf_config()
-    return {"strategy": type(strategy).__name__, "replicas": strategy.num_replicas_in_sync,
+    # MultiWorkerMirroredStrategy's class is called CollectiveAllReduceStrategy.
+    name = ("MultiWorkerMirroredStrategy"
+            if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
+            else type(strategy).__name__)
+    return {"strategy": name, "replicas": strategy.num_replicas_in_sync,
             "workers": max(1, worker_count(config)), "chief": is_chief(config)}
 
 

@@ -112,15 +112,36 @@ def write_data_profile(export_dir: str, train_patterns, tft_output: tft.TFTransf
     return result
 
 
-def _mark_classify_method(export_dir: str) -> None:
-    """TF Serving's Classify API refuses signatures whose method_name is not the classify one;
-    TF2's saver writes 'predict' for all of them. Rewritten in place, atomically."""
+def local_device(device: str) -> str:
+    """'/job:chief/replica:0/task:0/device:CPU:0' -> '/device:CPU:0' ('' stays '')."""
+    return "".join(f"/{part}" for part in device.split("/")
+                   if part and not part.startswith(("job:", "replica:", "task:")))
+
+
+def _finish_saved_model(export_dir: str) -> None:
+    """Two fixes to saved_model.pb, rewritten in place, atomically:
+
+    - TF Serving's Classify API refuses signatures whose method_name is not the classify one;
+      TF2's saver writes 'predict' for all of them.
+    - Under MultiWorkerMirroredStrategy every op traced for the signatures is pinned to this
+      worker's job (`/job:chief/task:0`), which no server that loads the export has: only the
+      device type is kept (a one-device export has no job names: unchanged).
+    """
     path = os.path.join(export_dir, "saved_model.pb")
     saved_model = saved_model_pb2.SavedModel()
     with tf.io.gfile.GFile(path, "rb") as source:
         saved_model.ParseFromString(source.read())
     for meta_graph in saved_model.meta_graphs:
         meta_graph.signature_def[sig.CLASSIFY_SIGNATURE].method_name = sig.CLASSIFY_METHOD_NAME
+        nodes = list(meta_graph.graph_def.node)
+        for function in meta_graph.graph_def.library.function:
+            nodes.extend(function.node_def)
+        for node in nodes:
+            if "/job:" in node.device:
+                node.device = local_device(node.device)
+        for saved in meta_graph.object_graph_def.nodes:
+            if saved.HasField("variable") and "/job:" in saved.variable.device:
+                saved.variable.device = local_device(saved.variable.device)
     with tf.io.gfile.GFile(path + ".tmp", "wb") as out:
         out.write(saved_model.SerializeToString())
     tf.io.gfile.rename(path + ".tmp", path, overwrite=True)
@@ -139,4 +160,4 @@ def export_serving_model(model: tf.keras.Model, tft_output: tft.TFTransformOutpu
         with tf.io.TFRecordWriter(warmup_path) as writer:  # Uncompressed, as TF Serving reads it.
             for record in warmup_records(warmup_reviews, text_feature):
                 writer.write(record.SerializeToString())
-    _mark_classify_method(export_dir)
+    _finish_saved_model(export_dir)

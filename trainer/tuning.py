@@ -7,6 +7,7 @@ every completed trial (id, score, values) to the `tuner_results` artifact as JSO
 """
 import logging
 import math
+import os
 from typing import Any, Dict
 
 import keras_tuner as kt
@@ -70,9 +71,11 @@ def make_tuner(algorithm: str, build, max_trials: int, epochs: int, directory: s
                seed: int, strategy=None) -> kt.Tuner:
     # One failed trial stops the search: a silently failing search would otherwise hand the
     # Trainer default hyperparameters.
+    # With parallel trials only the chief oracle starts the directory afresh: a worker that
+    # wiped it would delete the trials the oracle records there.
     common = dict(objective=OBJECTIVE, directory=directory, project_name="imdb_tuning",
-                  overwrite=True, seed=seed, max_consecutive_failed_trials=1,
-                  distribution_strategy=strategy)
+                  overwrite=os.environ.get("KERASTUNER_TUNER_ID", "chief") == "chief",
+                  seed=seed, max_consecutive_failed_trials=1, distribution_strategy=strategy)
     if algorithm == "random":
         return kt.RandomSearch(build, max_trials=max_trials, **common)
     if algorithm == "bayesian":
@@ -83,7 +86,8 @@ def make_tuner(algorithm: str, build, max_trials: int, epochs: int, directory: s
 
 
 def tuner_fn(fn_args) -> tfx.components.TunerFnResult:
-    strategy = distribution.make_strategy()
+    # Parallel trials (Keras Tuner's chief oracle + workers): each replica trains its own trial.
+    strategy = distribution.make_strategy(multi_worker=False)
     settings = TunerSettings.from_custom_config(fn_args.custom_config)
     plain_trial_output()
     space = settings.search_space
