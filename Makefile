@@ -28,7 +28,8 @@ smoke: data
 
 test: venv chromium lint
 	# No -v: absl (parsed from sys.argv inside TFX) reads -v as its own --verbosity flag.
-	$(PY) -m pytest tests -ra --durations=15 $(ARGS)
+	# One pytest worker per core; tests of the shared tiny run stay on one (tests/conftest.py).
+	$(PY) -m pytest tests -n auto --dist loadgroup -ra --durations=15 $(ARGS)
 
 # ruff.toml: pyflakes' checks, syntax errors, line length; pinned in constraints.txt.
 lint: venv

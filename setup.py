@@ -24,6 +24,6 @@ setup(
         "tensorflow-serving-api==2.15.1",
         "matplotlib",
     ],
-    extras_require={"test": ["pytest", "pyyaml", "ruff"]},
+    extras_require={"test": ["pytest", "pytest-xdist", "pyyaml", "ruff"]},
     entry_points={"console_scripts": ["imdb-pipeline=cli.main:main"]},
 )

@@ -30,7 +30,7 @@ def kfp_spec(tiny_kubeflow_config, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def first_run(kfp_spec, tmp_path_factory, tiny_tfds_dir, tiny_glove_path):
+def cluster_run(kfp_spec, tmp_path_factory, tiny_tfds_dir, tiny_glove_path):
     root = tmp_path_factory.mktemp("kfp_root")
     launcher = LocalLauncher(kfp_spec, str(root), {
         REMOTE["tfds"]: tiny_tfds_dir, REMOTE["glove"]: tiny_glove_path,
@@ -43,8 +43,8 @@ def _metadata(launcher, task, key):
     return launcher.outputs[task][key]["metadata"]
 
 
-def test_every_task_runs_through_the_tfx_entrypoint_in_order(first_run, kfp_spec):
-    launcher, outputs = first_run
+def test_every_task_runs_through_the_tfx_entrypoint_in_order(cluster_run, kfp_spec):
+    launcher, outputs = cluster_run
     assert topological_order(kfp_spec) == EXPECTED_ORDER
     assert list(outputs) == EXPECTED_ORDER
     command = launcher.command("Trainer", launcher.executor_input("Trainer", "-probe"))
@@ -52,8 +52,8 @@ def test_every_task_runs_through_the_tfx_entrypoint_in_order(first_run, kfp_spec
                            "tfx.orchestration.kubeflow.v2.container.kubeflow_v2_run_executor"]
 
 
-def test_each_task_reads_what_the_previous_ones_wrote(first_run):
-    launcher, _ = first_run
+def test_each_task_reads_what_the_previous_ones_wrote(cluster_run):
+    launcher, _ = cluster_run
     counts = json.loads(_metadata(launcher, "TfdsExampleGen", "examples")["split_counts"])
     assert counts["train"] + counts["eval"] == 240 and counts["test"] == 80
     schema_uri = launcher.outputs["CuratedSchemaGen"]["schema"]["uri"]
@@ -68,8 +68,8 @@ def test_each_task_reads_what_the_previous_ones_wrote(first_run):
         assert json.load(summary)["embedding"]["found_in_glove"] > 0  # The localized GloVe.
 
 
-def test_first_run_has_no_baseline_and_pushes_to_the_serving_dir(first_run):
-    launcher, _ = first_run
+def test_first_run_has_no_baseline_and_pushes_to_the_serving_dir(cluster_run):
+    launcher, _ = cluster_run
     assert _metadata(launcher, "ServingBaseline", "model")["served_version"] == -1
     blessing = _metadata(launcher, "Evaluator", "blessing")
     assert blessing["blessed"] == 1 and "baseline_model_uri" not in blessing
@@ -80,14 +80,14 @@ def test_first_run_has_no_baseline_and_pushes_to_the_serving_dir(first_run):
     assert os.path.exists(os.path.join(pushed["pushed_destination"], "saved_model.pb"))
 
 
-def test_next_run_takes_the_pushed_model_as_baseline(first_run, tmp_path):
+def test_next_run_takes_the_pushed_model_as_baseline(cluster_run, tmp_path):
     """A second cluster run's ServingBaseline hands the Evaluator what the first one pushed
     when its Trainer made a new model, and skips it when the model is that same one (a rerun
     with nothing changed). The Evaluator itself is not rerun: it would add ~90 s of CPU."""
     import copy
     import shutil
 
-    launcher, _ = first_run
+    launcher, _ = cluster_run
     pushed = _metadata(launcher, "Pusher", "pushed_model")
     launcher.run("ServingBaseline", run="-2")
     assert launcher.outputs["ServingBaseline"]["model"]["metadata"]["served_version"] == -1

@@ -150,8 +150,19 @@ def test_local_paths_are_all_refused_in_one_message(tmp_path, capsys, monkeypatc
     assert len(re.findall(r"^  - ", err, re.M)) == 5
 
 
-def test_gpus_beyond_one_are_refused_without_a_distribution_strategy(tmp_path, capsys):
-    assert "no tf.distribute strategy" in refusal(tmp_path, capsys, "vertex", "--gpus", "2")
+@pytest.mark.parametrize("target", ["vertex", "kfp"])
+def test_several_gpus_per_node_compile_on_both_targets(tmp_path, target):
+    output = tmp_path / "spec.json"
+    assert cli.main(["compile-kubeflow", "--target", target, "--output", str(output),
+                     "--image", IMAGE, *REMOTE_FLAGS, "--gpus", "4"]) == 0
+    spec = json.loads(output.read_text())
+    executors = spec.get("pipelineSpec", spec)["deploymentSpec"]["executors"]
+    assert executors["Trainer_executor"]["container"]["resources"]["accelerator"]["count"] == "4"
+
+
+def test_more_gpus_than_any_machine_has_are_refused(tmp_path, capsys):
+    assert "no machine has more than 16 GPUs" in refusal(tmp_path, capsys, "vertex", "--gpus",
+                                                         "17")
 
 
 @pytest.mark.parametrize("target,gpu_type", [("vertex", "nvidia-tesla-t4"),

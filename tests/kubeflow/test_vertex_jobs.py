@@ -72,7 +72,6 @@ def test_worker_pools_and_parallel_trials_compile_into_vertex_jobs(tmp_path):
      "needs --tuning tune"),
     ("vertex", ["--training-workers", "2", "--project", "p", "--region", "r", "--gpu-type",
                 "NVIDIA_TESLA_A100"], "give --machine-type"),
-    ("vertex", ["--gpus", "17"], "no machine has more than 16 GPUs"),
 ])
 def test_scale_out_flags_a_target_cannot_honour_are_refused(tmp_path, capsys, target, flags,
                                                            expected):

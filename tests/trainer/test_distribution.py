@@ -140,7 +140,8 @@ def test_two_replicas_train_to_the_same_eval_accuracy_with_the_same_export(
     # The export's contract is the same: signatures, their inputs and outputs, warmup.
     def contract(out):
         loaded = tf.saved_model.load(os.path.join(str(out), "model"))
-        return {name: (str(fn.structured_input_signature), str(fn.structured_outputs))
+        return {name: (str(fn.structured_input_signature),
+                       sorted((key, str(spec)) for key, spec in fn.structured_outputs.items()))
                 for name, fn in loaded.signatures.items()}
     assert contract(one_replica) == contract(tmp_path)
     assert os.listdir(os.path.join(str(tmp_path), "model", "assets.extra")) == os.listdir(
