@@ -12,6 +12,7 @@ TASK.json: {"transformed_examples": URI, "transform_graph": URI, "custom_config"
 (train) or DIR/tuner (tune: best_hyperparameters.json, trials.json).
 """
 import json
+import logging
 import os
 import sys
 
@@ -39,6 +40,7 @@ def fn_args(task):
 
 
 def main(path: str) -> int:
+    logging.basicConfig(level=logging.INFO)  # As TFX's executors log: run_fn's INFO lines too.
     with open(path) as handle:
         task = json.load(handle)
     import tensorflow as tf

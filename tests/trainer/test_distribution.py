@@ -167,3 +167,19 @@ def test_a_killed_training_resumes_after_its_last_finished_epoch(
     assert abs(resumed["wide_and_deep"]["eval_accuracy"]
                - reference["wide_and_deep"]["eval_accuracy"]) <= tolerance
     assert not os.listdir(replica_config.training_backup_dir)  # A finished training cleans up.
+
+
+def test_the_tuner_searches_under_mirrored_strategy_on_two_replicas(
+        first_run, replica_config, tmp_path):
+    config = dataclasses.replace(replica_config, tuning="tune", tuner_max_trials=2,
+                                 tuner_epochs=1, tune_units=(4, 8))
+    task = json.loads(open(_task(first_run, config, tmp_path, 2)).read())
+    task.update(kind="tune", custom_config=config.tuner_config())
+    path = tmp_path / "tune.json"
+    path.write_text(json.dumps(task))
+    assert _train(str(path), str(tmp_path / "log")) == 0
+    log = (tmp_path / "log").read_text()
+    assert "Training under MirroredStrategy with 2 replicas" in log
+    result = json.loads((tmp_path / "tuner" / "result.json").read_text())
+    assert [t["status"] for t in result["trials"]] == ["COMPLETED", "COMPLETED"]
+    assert result["best"] in [t["values"] for t in result["trials"]]
