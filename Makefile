@@ -28,8 +28,10 @@ smoke: data
 
 test: venv chromium lint
 	# No -v: absl (parsed from sys.argv inside TFX) reads -v as its own --verbosity flag.
-	# One pytest worker per core; tests of the shared tiny run stay on one (tests/conftest.py).
-	$(PY) -m pytest tests -n auto --dist loadgroup -ra --durations=15 $(ARGS)
+	# One pytest worker per core, each taking whole test files, so a module's fixtures (a tiny
+	# pipeline run, the Kubeflow entrypoint run) are made once. (xdist's --dist loadgroup would
+	# keep the shared tiny run's tests on one worker, but does not group under pytest 9.)
+	$(PY) -m pytest tests -n auto --dist loadfile -ra --durations=15 $(ARGS)
 
 # ruff.toml: pyflakes' checks, syntax errors, line length; pinned in constraints.txt.
 lint: venv

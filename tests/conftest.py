@@ -53,13 +53,3 @@ def pushed_model_dir(first_run):
     """The SavedModel the tiny run pushed: <serving_dir>/<version>/."""
     assert first_run.pushed_destination, "the tiny run pushed nothing"
     return first_run.pushed_destination
-
-
-def pytest_collection_modifyitems(config, items):
-    """With `pytest -n 2 --dist loadgroup` (make test), every test that needs the shared tiny
-    run goes to the same worker, so the run is made once; the rest spread over both."""
-    import pytest
-
-    for item in items:
-        if "first_run" in getattr(item, "fixturenames", ()):
-            item.add_marker(pytest.mark.xdist_group("tiny_run"))
