@@ -25,7 +25,8 @@ def tiny_glove_path(tmp_path_factory):
 
 
 # One real tiny pipeline run, shared by every test that needs a trained, pushed model
-# (tests/pipeline/test_end_to_end.py, tests/serving/): about 2-3 minutes, run once per session.
+# (tests/pipeline/test_end_to_end.py, tests/serving/, ...): about 3 minutes, run once per
+# session (once per pytest-xdist worker that runs such a test: `make test` runs two).
 @pytest.fixture(scope="session")
 def pipeline_config(tmp_path_factory, tiny_tfds_dir, tiny_glove_path):
     from pipeline.config import make_config
