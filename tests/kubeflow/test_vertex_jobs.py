@@ -10,7 +10,6 @@ import time
 
 import pytest
 from tfx.types import standard_artifacts
-from tfx.utils import proto_utils
 
 from cli.main import main as cli_main
 from kubeflow import vertex_jobs
@@ -20,6 +19,7 @@ from pipeline import nodes
 from pipeline.config import make_config
 from pipeline.pipeline import create_pipeline
 from tests.support import vertex_standin
+from tests.support.executors import artifact, exec_properties
 
 IMAGE = "us-docker.pkg.dev/p/r/imdb-rnn-pipeline:1"
 REMOTE = dict(output_dir="gs://bucket/out", tfds_data_dir="gs://bucket/tfds",
@@ -84,13 +84,6 @@ def test_scale_out_flags_a_target_cannot_honour_are_refused(tmp_path, capsys, ta
 
 
 def _artifacts(first_run, out):
-    def artifact(cls, uri, **properties):
-        made = cls()
-        made.uri = uri
-        for name, value in properties.items():
-            setattr(made, name, value)
-        return made
-
     examples = first_run.artifact(nodes.TRANSFORM, "transformed_examples")
     inputs = {
         "examples": [artifact(standard_artifacts.Examples, examples.uri,
@@ -100,12 +93,6 @@ def _artifacts(first_run, out):
         "schema": [artifact(standard_artifacts.Schema, first_run.artifact(
             nodes.SCHEMA_GEN, "schema").uri)]}
     return inputs, lambda cls, name: [artifact(cls, os.path.join(out, name))]
-
-
-def _exec_properties(component):
-    """The component's execution properties as its pod receives them (protos as JSON)."""
-    return {name: proto_utils.proto_to_json(value) if hasattr(value, "DESCRIPTOR") else value
-            for name, value in component.exec_properties.items() if value is not None}
 
 
 def _component(config, node, jobs):
@@ -131,7 +118,7 @@ def _run_trainer_job(config, first_run, tmp_path, monkeypatch, kill_after=None):
     inputs, output = _artifacts(first_run, str(tmp_path))
     outputs = {"model": output(standard_artifacts.Model, "model"),
                "model_run": output(standard_artifacts.ModelRun, "model_run")}
-    executor.GenericExecutor().Do(inputs, outputs, _exec_properties(trainer))
+    executor.GenericExecutor().Do(inputs, outputs, exec_properties(trainer))
     return client
 
 
@@ -191,7 +178,7 @@ def test_parallel_trials_share_one_oracle_and_the_artifact_names_the_best_trial(
     inputs, output = _artifacts(first_run, str(tmp_path))
     outputs = {"best_hyperparameters": output(standard_artifacts.HyperParameters, "best"),
                "tuner_results": output(standard_artifacts.TunerResults, "results")}
-    executor.Executor().Do(inputs, outputs, _exec_properties(tuner))
+    executor.Executor().Do(inputs, outputs, exec_properties(tuner))
 
     assert client.results == {"workerpool0-0": 0, "workerpool1-0": 0}
     trials = json.loads((tmp_path / "results" / "tuner_results.json").read_text())

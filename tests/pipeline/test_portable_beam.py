@@ -21,18 +21,12 @@ import pytest
 import tensorflow as tf
 from tfx.dsl.components.base import base_beam_executor
 from tfx.types import standard_artifacts
-from tfx.utils import proto_utils
 
 from pipeline import nodes
 from pipeline.beam import portable_args
 from pipeline.pipeline import create_pipeline
 from reports.report import load_metrics
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+from tests.support.executors import artifact, exec_properties, free_port
 
 
 def _wait_for_port(port: int, process, timeout_s: float = 60) -> None:
@@ -51,7 +45,7 @@ def beam_services(tmp_path_factory):
     """(job endpoint, worker pool address, processes, log dir); both processes are stopped
     after the module."""
     logs = tmp_path_factory.mktemp("beam_services")
-    job_port, pool_port = _free_port(), _free_port()
+    job_port, pool_port = free_port(), free_port()
     # The pool starts each SDK worker as `python -c ...` from PATH: this venv's python first.
     env = dict(os.environ, PATH=os.path.dirname(sys.executable) + os.pathsep
                + os.environ.get("PATH", ""))
@@ -77,18 +71,8 @@ def beam_services(tmp_path_factory):
             process.wait(timeout=30)
 
 
-def _artifact(cls, uri, **properties):
-    made = cls()
-    made.uri = uri
-    for name, value in properties.items():
-        setattr(made, name, value)
-    return made
-
-
 def _run(component, inputs, outputs, beam_args, tmp_path):
-    properties = {name: proto_utils.proto_to_json(value) if hasattr(value, "DESCRIPTOR")
-                  else value for name, value in component.exec_properties.items()
-                  if value is not None}
+    properties = exec_properties(component)
     context = base_beam_executor.BaseBeamExecutor.Context(
         beam_pipeline_args=beam_args, tmp_dir=str(tmp_path / "beam_tmp") + "/",
         unique_id=component.id)
@@ -122,14 +106,14 @@ def test_beam_steps_on_the_portable_runner_write_what_the_direct_runner_wrote(
     split_names = '["train", "eval", "test"]'
     out = lambda name: str(tmp_path / name)  # noqa: E731
 
-    examples = _artifact(standard_artifacts.Examples, out("examples"), split_names=split_names)
+    examples = artifact(standard_artifacts.Examples, out("examples"), split_names=split_names)
     _run(components[nodes.EXAMPLE_GEN], {}, {"examples": [examples]}, args, tmp_path)
     direct_examples = first_run.artifact(nodes.EXAMPLE_GEN, "examples").uri
     for split in ("train", "eval", "test"):
         made = _reviews(examples.uri, split)
         assert made and made == _reviews(direct_examples, split), split
 
-    statistics = _artifact(standard_artifacts.ExampleStatistics, out("statistics"),
+    statistics = artifact(standard_artifacts.ExampleStatistics, out("statistics"),
                            split_names='["train", "eval", "test"]')
     _run(components[nodes.STATISTICS_GEN], {"examples": [examples]},
          {"statistics": [statistics]}, args, tmp_path)
@@ -137,10 +121,10 @@ def test_beam_steps_on_the_portable_runner_write_what_the_direct_runner_wrote(
         made = glob.glob(os.path.join(statistics.uri, f"Split-{split}", "*"))
         assert made, split
 
-    schema = _artifact(standard_artifacts.Schema, first_run.artifact(nodes.SCHEMA_GEN,
+    schema = artifact(standard_artifacts.Schema, first_run.artifact(nodes.SCHEMA_GEN,
                                                                      "schema").uri)
-    graph = _artifact(standard_artifacts.TransformGraph, out("transform_graph"))
-    transformed = _artifact(standard_artifacts.Examples, out("transformed"),
+    graph = artifact(standard_artifacts.TransformGraph, out("transform_graph"))
+    transformed = artifact(standard_artifacts.Examples, out("transformed"),
                             split_names='["train", "eval"]')
     _run(components[nodes.TRANSFORM], {"examples": [examples], "schema": [schema]},
          {"transform_graph": [graph], "transformed_examples": [transformed]}, args, tmp_path)
@@ -148,9 +132,9 @@ def test_beam_steps_on_the_portable_runner_write_what_the_direct_runner_wrote(
     assert _vocabulary_md5(graph.uri) == _vocabulary_md5(direct_graph)
     assert len(_vocabulary_md5(graph.uri)) >= 2  # Words and n-grams.
 
-    evaluation = _artifact(standard_artifacts.ModelEvaluation, out("evaluation"))
-    blessing = _artifact(standard_artifacts.ModelBlessing, out("blessing"))
-    model = _artifact(standard_artifacts.Model, first_run.artifact(nodes.TRAINER, "model").uri)
+    evaluation = artifact(standard_artifacts.ModelEvaluation, out("evaluation"))
+    blessing = artifact(standard_artifacts.ModelBlessing, out("blessing"))
+    model = artifact(standard_artifacts.Model, first_run.artifact(nodes.TRAINER, "model").uri)
     _run(components[nodes.EVALUATOR], {"examples": [examples], "model": [model],
                                       "schema": [schema]},
          {"evaluation": [evaluation], "blessing": [blessing]}, args, tmp_path)

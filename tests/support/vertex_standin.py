@@ -11,7 +11,6 @@ the executors, the job spec and the replicas' command, is TFX's own code.
 """
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -20,13 +19,9 @@ from typing import Any, Dict, List, Optional
 from google.cloud.aiplatform_v1.types import job_state
 from tfx.extensions.google_cloud_ai_platform import training_clients
 
+from tests.support.executors import free_port
+
 TF_TASK_TYPES = {"workerpool0": "chief", "workerpool1": "worker"}
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 class LocalJobClient(training_clients.VertexJobClient):
