@@ -171,7 +171,8 @@ def test_a_killed_training_resumes_after_its_last_finished_epoch(
 
 def test_the_tuner_searches_under_mirrored_strategy_on_two_replicas(
         first_run, replica_config, tmp_path):
-    config = dataclasses.replace(replica_config, tuning="tune", tuner_max_trials=2,
+    # One trial: under the strategy each trial's first epoch traces for both replicas (~80 s).
+    config = dataclasses.replace(replica_config, tuning="tune", tuner_max_trials=1,
                                  tuner_epochs=1, tune_units=(4, 8))
     task = json.loads(open(_task(first_run, config, tmp_path, 2)).read())
     task.update(kind="tune", custom_config=config.tuner_config())
@@ -181,5 +182,5 @@ def test_the_tuner_searches_under_mirrored_strategy_on_two_replicas(
     log = (tmp_path / "log").read_text()
     assert "Training under MirroredStrategy with 2 replicas" in log
     result = json.loads((tmp_path / "tuner" / "result.json").read_text())
-    assert [t["status"] for t in result["trials"]] == ["COMPLETED", "COMPLETED"]
+    assert [t["status"] for t in result["trials"]] == ["COMPLETED"]
     assert result["best"] in [t["values"] for t in result["trials"]]
