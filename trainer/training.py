@@ -89,7 +89,10 @@ def fit_with_callbacks(model: tf.keras.Model, train: tf.data.Dataset,
         if distribution.worker_count(distribution.tf_config()) <= 1:
             raise
         raise distribution.PeerLostError(error) from None
-    if backup_dir and chief and tf.io.gfile.isdir(backup_dir):
+    # One worker: its backup goes now. Several: each worker's BackupAndRestore removes its own
+    # files; the chief deleting the dir would race a worker still saving its last epoch.
+    if (backup_dir and chief and distribution.worker_count(distribution.tf_config()) <= 1
+            and tf.io.gfile.isdir(backup_dir)):
         tf.io.gfile.rmtree(backup_dir)
     run = {"history": state.history, "best_epoch": best.best_epoch,
            "weight_averaging": keep_better_weights(model, averaging, evaluation)}
