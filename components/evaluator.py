@@ -8,6 +8,10 @@ Three changes to the stock executor, none about what TFMA computes:
 
 - An empty baseline (nothing served yet, components/serving_baseline.py) is dropped instead of
   loaded, so the first run is judged by the value threshold alone, as with an empty resolver.
+- An accuracy bar of `MAJORITY_CLASS_BAR` (own data's default) becomes the test set's
+  majority-class share plus one review: a first model on data that is not IMDB must beat
+  always answering the commoner label, whatever accuracy that data allows. The bar and the
+  window of spans the model trained on go onto the blessing, for the reports and the Pusher.
 - TFMA decodes only the features it reads itself (labels, weights, slicing keys). The model
   parses the serialized examples on its own, so turning every review's text into Arrow as well
   is wasted work (on IMDB's test split 37.3 s instead of 38.8 s once, within run-to-run noise
@@ -30,7 +34,8 @@ from tfx.utils import io_utils, path_utils, proto_utils
 
 from components import skew_guard
 from contract.names import SCHEMA_FILE
-from components.pusher import BASELINE_VERSION_KEY
+from components.pusher import BASELINE_VERSION_KEY, TRAINED_SPANS_KEY
+from contract.names import MAJORITY_CLASS_BAR
 from components.serving_baseline import SERVED_VERSION_KEY, has_baseline
 
 
@@ -60,6 +65,43 @@ def project_schema(schema: schema_pb2.Schema, keep: Set[str]) -> schema_pb2.Sche
     return projected
 
 
+ACCURACY_BAR_KEY = "accuracy_bar"  # On the blessing: {"value", "rule"} of the absolute bar.
+
+
+def majority_bar(positive: int, total: int) -> dict:
+    """The share of the test set's commoner label plus one review (so that answering that
+    label for every review is not enough)."""
+    majority = max(positive, total - positive)
+    label = "1" if positive >= total - positive else "0"
+    return {"value": min(1.0, (majority + 1) / total),
+            "rule": f"beat the majority class: always answering label {label} scores "
+                    f"{majority / total:.4f} on the {total} test reviews"}
+
+
+def resolve_accuracy_bar(exec_properties: Dict[str, Any], examples: types.Artifact):
+    """(exec_properties with the accuracy bar resolved, {"value", "rule"} of that bar)."""
+    eval_config = EvaluatorExecutor._eval_config(exec_properties)
+    for metrics_spec in eval_config.metrics_specs:
+        for metric in metrics_spec.metrics:
+            for per_slice in metric.per_slice_thresholds:
+                if not per_slice.threshold.HasField("value_threshold"):
+                    continue
+                bound = per_slice.threshold.value_threshold.lower_bound
+                if bound.value != MAJORITY_CLASS_BAR:
+                    return exec_properties, {"value": bound.value, "rule": "--min-accuracy"}
+                if not examples.has_custom_property("test_positive"):
+                    raise ValueError("the majority-class accuracy bar needs the test set's "
+                                     "label counts (FileExampleGen records them); set "
+                                     "--min-accuracy")
+                bar = majority_bar(examples.get_int_custom_property("test_positive"),
+                                   examples.get_int_custom_property("num_examples_test"))
+                bound.value = bar["value"]
+                logging.info("Accuracy bar: %.4f (%s).", bar["value"], bar["rule"])
+                return {**exec_properties, standard_component_specs.EVAL_CONFIG_KEY:
+                        proto_utils.proto_to_json(eval_config)}, bar
+    return exec_properties, {}
+
+
 class EvaluatorExecutor(evaluator_executor.Executor):
     def Do(self, input_dict: Dict[str, List[types.Artifact]],
            output_dict: Dict[str, List[types.Artifact]], exec_properties: Dict[str, Any]) -> None:
@@ -76,10 +118,18 @@ class EvaluatorExecutor(evaluator_executor.Executor):
         key = standard_component_specs.SCHEMA_KEY
         if input_dict.get(key):
             input_dict[key] = [self._projected_schema(input_dict[key], exec_properties)]
+        examples = artifact_utils.get_single_instance(
+            input_dict[standard_component_specs.EXAMPLES_KEY])
+        exec_properties, bar = resolve_accuracy_bar(exec_properties, examples)
         super().Do(input_dict, output_dict, exec_properties)
+        window = (json.loads(examples.get_string_custom_property("window"))
+                  if examples.has_custom_property("window") else [])
         for blessing in output_dict.get(standard_component_specs.BLESSING_KEY, []):
             blessing.set_string_custom_property("skew_check", json.dumps(skew, sort_keys=True))
             blessing.set_int_custom_property(BASELINE_VERSION_KEY, baseline_version)
+            blessing.set_string_custom_property(ACCURACY_BAR_KEY, json.dumps(bar))
+            blessing.set_string_custom_property(TRAINED_SPANS_KEY, json.dumps(
+                [[entry["span"], entry["version"]] for entry in window]))
 
     def _check_skew(self, input_dict, exec_properties: Dict[str, Any]) -> Dict[str, Any]:
         eval_config = self._eval_config(exec_properties)

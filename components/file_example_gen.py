@@ -13,6 +13,7 @@ the test set must share no review with the window's training files.
 """
 import dataclasses
 import json
+import logging
 import os
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -21,14 +22,16 @@ import tensorflow as tf
 from google.protobuf import any_pb2, json_format, struct_pb2
 from tfx import types
 from tfx.components import FileBasedExampleGen
-from tfx.components.example_gen import base_example_gen_executor, write_split
+from tfx.components.example_gen import base_example_gen_executor, driver, write_split
+from tfx.components.example_gen import utils as example_gen_utils
 from tfx.components.util import examples_utils
 from tfx.dsl.components.base import executor_spec
+from tfx.dsl.io import fileio
 from tfx.proto import example_gen_pb2, range_config_pb2
 from tfx.types import artifact_utils, standard_component_specs
 
-from components import spans
-from contract import review_files
+from components import span_ledger, spans
+from contract import review_files, review_hashes
 from contract.review_files import InputDataError, ReviewFormat
 from components.tfds_example_gen import SPLITS, hash_bucket
 
@@ -47,6 +50,9 @@ class FileInputSettings:
     input_format: str
     window: int
     eval_percent: int
+    ledger_dir: str  # Each span's drift verdict (components/span_ledger.py).
+    accepted_spans: Tuple[int, ...]  # Blocked spans the user lets train (--accept-span).
+    test_overlap: str  # "block" or "warn": test reviews that a training review repeats.
 
     @property
     def review_format(self) -> ReviewFormat:
@@ -55,7 +61,8 @@ class FileInputSettings:
 
     def to_custom_config(self) -> example_gen_pb2.CustomConfig:
         struct = struct_pb2.Struct()
-        struct.update({**dataclasses.asdict(self), "label_values": list(self.label_values)})
+        struct.update({**dataclasses.asdict(self), "label_values": list(self.label_values),
+                       "accepted_spans": list(self.accepted_spans)})
         packed = any_pb2.Any()
         packed.Pack(struct)
         return example_gen_pb2.CustomConfig(custom_config=packed)
@@ -72,6 +79,7 @@ class FileInputSettings:
             raise InputDataError(f"FileExampleGen: custom_config has {sorted(values)}, expected "
                                  f"{sorted(names)}; rebuild the pipeline with this code")
         return cls(**{**values, "label_values": tuple(values["label_values"]),
+                      "accepted_spans": tuple(int(s) for s in values["accepted_spans"]),
                       "window": int(values["window"]),
                       "eval_percent": int(values["eval_percent"])})
 
@@ -83,47 +91,91 @@ class InputSummary:
     span: int
     version: Optional[int]
     window_spans: List[int]
+    window: List[Dict[str, Any]]  # Per span of the window: {"span", "version", "files"}.
+    skipped_spans: Dict[int, str]  # Spans left out of the window, and why.
     train_files: List[str]
-    span_files: List[str]  # The newest span's training files (the drift check reads them).
     test_files: List[str]
     counts: Dict[str, int]
+    test_positive: int  # Test reviews labelled 1 (the majority-class bar, evaluator.py).
+    test_shared: int  # Test reviews that repeat a review of the window (normalized text).
 
 
-def check_input(settings: FileInputSettings, span: Optional[int] = None) -> InputSummary:
-    """Resolves the window for `span` (None: the newest) and reads every row of its training
-    files and of the test files; raises InputDataError / SpanError on the first bad one."""
+@dataclasses.dataclass(frozen=True)
+class Window:
+    """The spans a run reads, resolved without reading any review."""
+
+    span: int
+    version: Optional[int]
+    spans: List[Dict[str, Any]]  # {"span", "version", "files"}, oldest first.
+    skipped: Dict[int, str]
+    test_files: List[str]
+
+    @property
+    def train_files(self) -> List[str]:
+        return [path for entry in self.spans for path in entry["files"]]
+
+
+def resolve_window(settings: FileInputSettings, span: Optional[int] = None) -> Window:
+    """The window for `span` (None: the newest): its spans' newest versions and files, spans
+    the drift gate blocked left out (components/span_ledger.py), and the test files."""
     by_span = spans.files_by_span(settings.train_pattern)
     if not spans.has_span(settings.train_pattern) and settings.window > 1:
         raise spans.SpanError(f"--window {settings.window} needs {{SPAN}} in --input-pattern "
                               f"({settings.train_pattern!r})")
     newest = max(by_span) if span is None else span
-    window = spans.window_spans(by_span, newest, settings.window)
-    version, _ = spans.newest_version(by_span[newest])
-    train_files = [path for s in window for path in spans.newest_version(by_span[s])[1]]
+    versions = {s: spans.newest_version(v)[0] for s, v in by_span.items() if s <= newest}
+    blocked = span_ledger.blocked_spans(settings.ledger_dir, versions, settings.accepted_spans)
+    if newest in blocked:
+        entry = blocked[newest]
+        raise spans.SpanError(
+            f"span {newest} was blocked by the drift check ({entry['time']}: "
+            f"{'; '.join(entry.get('breaches', []))}); it trains only if you accept it: "
+            f"--accept-span {newest} (a re-delivered span, a new {{VERSION}}, is checked "
+            "afresh)")
+    window = spans.window_spans(by_span, newest, settings.window, skip=blocked)
     test_files = sorted(tf.io.gfile.glob(settings.test_pattern))
     if not test_files:
         raise InputDataError(f"--test-pattern {settings.test_pattern!r} matches no file")
+    skipped = {s: f"blocked by the drift check ({entry['time']})"
+               for s, entry in blocked.items() if window[0] < s < newest}
+    entries = [{"span": s, "version": spans.newest_version(by_span[s])[0],
+                "files": spans.newest_version(by_span[s])[1]} for s in window]
+    return Window(newest, entries[-1]["version"], entries, skipped, test_files)
+
+
+def check_input(settings: FileInputSettings, span: Optional[int] = None) -> InputSummary:
+    """Resolves the window for `span` (None: the newest) and reads every row of its training
+    files and of the test files; raises InputDataError / SpanError on the first bad one."""
+    window = resolve_window(settings, span)
     counts = {split: 0 for split in SPLITS}
-    training_hashes = set()
-    for path in train_files:
+    training = []
+    for path in window.train_files:
         for text, _ in review_files.read_reviews(path, settings.review_format):
             counts["eval" if hash_bucket(text) < settings.eval_percent else "train"] += 1
-            training_hashes.add(hash_bucket(text, 1 << 62))
-    shared = 0
-    for path in test_files:
-        for text, _ in review_files.read_reviews(path, settings.review_format):
+            training.append(review_hashes.review_hash(text))
+    training = review_hashes.unique(training)
+    test, positive = [], 0
+    for path in window.test_files:
+        for text, label in review_files.read_reviews(path, settings.review_format):
             counts["test"] += 1
-            shared += hash_bucket(text, 1 << 62) in training_hashes
+            positive += label
+            test.append(review_hashes.review_hash(text))
+    shared = review_hashes.count_shared(test, training)
     if shared:
-        raise InputDataError(f"{shared} of the {counts['test']} test reviews "
-                             f"({settings.test_pattern}) are also in the training spans "
-                             f"{window}: a test set must be unseen; remove them from one side")
+        message = (f"{shared} of the {counts['test']} test reviews ({settings.test_pattern}) "
+                   f"are also in the training spans {[e['span'] for e in window.spans]} "
+                   "(compared after lowercasing and removing markup and extra whitespace): a "
+                   "test set must be unseen; remove them from one side")
+        if settings.test_overlap == "block":
+            raise InputDataError(message + " (or pass --test-overlap warn)")
+        logging.warning("%s; --test-overlap warn: going on.", message)
     empty = [split for split, count in counts.items() if not count]
     if empty:
         raise InputDataError(f"splits {empty} would be empty ({counts}); check --eval-percent "
                              "and the input files")
-    span_files = spans.newest_version(by_span[newest])[1]
-    return InputSummary(newest, version, window, train_files, span_files, test_files, counts)
+    return InputSummary(window.span, window.version, [e["span"] for e in window.spans],
+                        window.spans, window.skipped, window.train_files, window.test_files,
+                        counts, positive, shared)
 
 
 def _to_example(review: Tuple[bytes, int], text_feature: str, label_feature: str) -> bytes:
@@ -150,10 +202,14 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
         self._summary = summary = check_input(settings, span)
 
         def reviews(files: List[str], name: str):
+            # One file is read by one worker; the reshuffle spreads its reviews over all of
+            # them for the rest (serializing, writing), so one big file does not serialize
+            # the whole step.
             return (pipeline
                     | f"Files[{name}]" >> beam.Create(files)
                     | f"Read[{name}]" >> beam.FlatMap(review_files.read_reviews,
-                                                      settings.review_format))
+                                                      settings.review_format)
+                    | f"Spread[{name}]" >> beam.Reshuffle())
 
         to_example = beam.Map(_to_example, settings.text_feature, settings.label_feature)
         train, evaluation = reviews(summary.train_files, "train") | "HashSplit" >> beam.Partition(
@@ -184,17 +240,58 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
         if summary.version is not None:
             examples.version = summary.version
         examples.set_string_custom_property("window_spans", json.dumps(summary.window_spans))
-        examples.set_string_custom_property("span_files", json.dumps(summary.span_files))
+        # Every span of the window with its version and files: DriftGate checks each span the
+        # served model has not trained on; the Evaluator passes the list on to the Pusher.
+        examples.set_string_custom_property("window", json.dumps(summary.window))
+        examples.set_string_custom_property("skipped_spans",
+                                            json.dumps(summary.skipped_spans, sort_keys=True))
+        examples.set_string_custom_property("test_files", json.dumps(summary.test_files))
+        examples.set_int_custom_property("test_positive", summary.test_positive)
+        examples.set_int_custom_property("test_shared", summary.test_shared)
         examples.set_string_custom_property("split_counts",
                                             json.dumps(summary.counts, sort_keys=True))
         for split, count in summary.counts.items():
             examples.set_int_custom_property(f"num_examples_{split}", int(count))
 
 
+def window_fingerprint(settings: FileInputSettings, span: int) -> str:
+    """Everything the executor reads, beyond the newest span TFX's driver fingerprints: each
+    window span's version and files, the test files (TFX's fingerprint: path, size, mtime) and
+    the spans left out. A changed test file or a re-delivered older span changes it."""
+    window = resolve_window(settings, span or None)
+    return "\n".join([f"window:{[(e['span'], e['version']) for e in window.spans]}",
+                      f"skipped:{sorted(window.skipped)}",
+                      *map(_file_fingerprint, window.train_files + window.test_files)])
+
+
+def _file_fingerprint(path: str) -> str:
+    # Path, size and modification time to the nanosecond (TFX's own fingerprint rounds the
+    # time to seconds, so an edit in the same second that keeps the size goes unseen).
+    stat = fileio.stat(path)
+    return f"{path}:{stat.length}:{stat.mtime_nsec}"
+
+
+class FileExampleGenDriver(driver.FileBasedDriver):
+    """TFX's file-based driver (span, version, the newest span's fingerprint), with the rest of
+    the run's input added to the fingerprint, which is part of the cache key."""
+
+    def resolve_exec_properties(self, exec_properties, pipeline_info, component_info):
+        exec_properties = super().resolve_exec_properties(exec_properties, pipeline_info,
+                                                          component_info)
+        settings = FileInputSettings.from_exec_properties(exec_properties)
+        key = example_gen_utils.FINGERPRINT_PROPERTY_NAME
+        exec_properties[key] = (exec_properties[key] + "\n" + window_fingerprint(
+            settings, int(exec_properties.get(example_gen_utils.SPAN_PROPERTY_NAME) or 0)))
+        return exec_properties
+
+
 class FileExampleGen(FileBasedExampleGen):
-    """FileBasedExampleGen (its driver, spans and fingerprint) with the executor above."""
+    """FileBasedExampleGen (its spans) with the driver and executor above. On Kubeflow TFX's
+    own file-based driver step runs instead of the driver: kubeflow/runner.py turns caching off
+    for this node there, so nothing it reads is left out of the decision to rerun."""
 
     EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(Executor)
+    DRIVER_CLASS = FileExampleGenDriver
 
 
 def file_example_gen(settings: FileInputSettings, span: int = 0) -> FileExampleGen:

@@ -13,7 +13,7 @@ import json
 import logging
 import os
 import time
-from typing import Any, Dict, Iterator, List, Optional, Set
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Set, Tuple
 
 from tfx import types
 from tfx.components.pusher import executor as pusher_executor
@@ -25,16 +25,18 @@ from tfx.utils import io_utils, json_utils, proto_utils
 from contract.settings import from_custom_config
 from contract import data_profile
 from contract.errors import UserError
+from contract.names import INHERITED_SPANS_FILE, SOURCE_FILE
 from serving.versions import SAVED_MODEL_FILE, loadable_versions, version_dirs
 
 INCOMING_PREFIX = ".incoming-"
-# Written into every pushed version: which Trainer model it is a copy of, so that a rerun with
-# nothing changed neither evaluates the model against itself nor pushes it a second time.
-# TF Serving reads only the warmup file from assets.extra/.
-SOURCE_FILE = os.path.join("assets.extra", "pipeline_source.json")
+# SOURCE_FILE, in every pushed version: which Trainer model it is a copy of, so that a rerun
+# with nothing changed neither evaluates the model against itself nor pushes it a second time,
+# and which spans it learned from (DriftGate checks only the others).
 ALREADY_SERVED_KEY = "already_served_version"  # Pusher output property when nothing was pushed.
 # On the Evaluator's blessing: the served version it compared against (-1: none).
 BASELINE_VERSION_KEY = "baseline_served_version"
+# On the Evaluator's blessing: JSON [[span, version], ...] of the window the model trained on.
+TRAINED_SPANS_KEY = "trained_spans"
 LOCK_FILE = ".push.lock"
 
 
@@ -109,21 +111,47 @@ def newest_served_version(serving_dir: str, skip_copies_of: str = "",
     return None
 
 
-def pushed_from(serving_dir: str, version: int) -> Optional[str]:
-    """The Trainer model URI a served version was pushed from (None: unknown or not ours)."""
+def _source(serving_dir: str, version: int) -> dict:
     path = os.path.join(serving_dir, str(version), SOURCE_FILE)
     if not fileio.exists(path):
-        return None
+        return {}
     try:
-        return json.loads(io_utils.read_string_file(path)).get("model_uri")
-    except (ValueError, AttributeError):
-        return None
+        found = json.loads(io_utils.read_string_file(path))
+    except ValueError:
+        return {}
+    return found if isinstance(found, dict) else {}
 
 
-def publish(model_path: str, serving_dir: str, version: int, source_uri: str = "") -> str:
+def pushed_from(serving_dir: str, version: int) -> Optional[str]:
+    """The Trainer model URI a served version was pushed from (None: unknown or not ours)."""
+    return _source(serving_dir, version).get("model_uri")
+
+
+def served_spans(serving_dir: str, version: int) -> Set[Tuple[int, Optional[int]]]:
+    """The (span, version) pairs a served model learned from: its own window and, when it was
+    warm-started, its base model's; empty for TFDS data or an unknown export."""
+    return {(int(s), None if v is None else int(v))
+            for s, v in _source(serving_dir, version).get("spans", [])}
+
+
+def lineage_spans(model_path: str, trained_spans: List) -> List[List]:
+    """The spans a model about to be pushed learned from: the window it trained on (from the
+    Evaluator's blessing) and those its export inherited from a warm-start base."""
+    inherited = []
+    path = os.path.join(model_path, INHERITED_SPANS_FILE)
+    if fileio.exists(path):
+        inherited = json.loads(io_utils.read_string_file(path)).get("spans", [])
+    return sorted({(int(s), None if v is None else int(v))
+                   for s, v in list(trained_spans) + list(inherited)},
+                  key=lambda sv: (sv[0], -1 if sv[1] is None else sv[1]))
+
+
+def publish(model_path: str, serving_dir: str, version: int, source_uri: str = "",
+            spans: Sequence = ()) -> str:
     """Copies a SavedModel to `<serving_dir>/<version>`, `saved_model.pb` last; all or nothing.
 
-    `source_uri` (the Trainer model's URI) is recorded in the version's SOURCE_FILE.
+    `source_uri` (the Trainer model's URI) and `spans` (the (span, version) pairs it learned
+    from) are recorded in the version's SOURCE_FILE.
     """
     final = os.path.join(serving_dir, str(version))
     staging = os.path.join(serving_dir, f"{INCOMING_PREFIX}{version}") if _is_local(
@@ -133,7 +161,8 @@ def publish(model_path: str, serving_dir: str, version: int, source_uri: str = "
         io_utils.copy_dir(model_path, staging, deny_regex_patterns=[r"saved_model\.pb$"])
         if source_uri:
             io_utils.write_string_file(os.path.join(staging, SOURCE_FILE), json.dumps(
-                {"model_uri": source_uri, "pushed": time.strftime("%Y-%m-%dT%H:%M:%S%z")}))
+                {"model_uri": source_uri, "spans": [list(sv) for sv in spans],
+                 "pushed": time.strftime("%Y-%m-%dT%H:%M:%S%z")}))
         io_utils.copy_file(os.path.join(model_path, SAVED_MODEL_FILE),
                            os.path.join(staging, SAVED_MODEL_FILE))
         if staging != final:
@@ -227,7 +256,10 @@ class VersionedPusherExecutor(pusher_executor.Executor):
             remove_stale_staging(serving_dir)
             version = next_version(serving_dir)
             model_path = self.GetModelPath(input_dict)
-            pushed = publish(model_path, serving_dir, version, source_uri=model_uri)
+            trained = (json.loads(blessing.get_string_custom_property(TRAINED_SPANS_KEY))
+                       if blessing.has_custom_property(TRAINED_SPANS_KEY) else [])
+            pushed = publish(model_path, serving_dir, version, source_uri=model_uri,
+                             spans=lineage_spans(model_path, trained))
             logging.info("Model written to serving path %s.", pushed)
             prune(serving_dir, settings.keep_versions, protected_versions(settings) | {version})
         io_utils.copy_dir(model_path, model_push.uri)  # Archived copy, as TFX's Pusher does.

@@ -15,50 +15,30 @@ these checks read the stored Examples themselves.
   model is never blessed).
 """
 import logging
-import re
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Sequence
 
 import numpy as np
 import tensorflow as tf
 
 from contract import signatures as sig
+from contract import review_text
 from contract.errors import UserError
 
-# Real reviews may quote code now and then; printed values make up (nearly) every review.
-MAX_PRINTED_FRACTION = 0.1
+# The rule lives in contract/ so that the user's review files are held to it too.
+MAX_PRINTED_FRACTION = review_text.MAX_PRINTED_FRACTION
+printed_form = review_text.printed_form
 SAMPLE_SIZE = 256
 # Both signatures run the same graph on the same bytes: only float noise may differ.
 PROBABILITY_TOLERANCE = 1e-5
-
-_PRINTED = (
-    (re.compile(rb"^tf\.Tensor\(.*\)$", re.S), "the printed form of a tf.Tensor"),
-    (re.compile(rb"""^b(['"]).*\1$""", re.S), "a printed Python bytes literal"),
-    (re.compile(rb"^(array|np\.array)\(.*\)$|^\[b['\"].*\]$", re.S),
-     "a printed array or list"),
-)
-# An escaped UTF-8 lead byte followed by an escaped continuation byte: what `repr(bytes)` makes
-# of "é" (\xc3\xa9); people do not type this.
-_ESCAPED_UTF8 = re.compile(rb"\\x[c-f][0-9a-f]\\x[89ab][0-9a-f]", re.I)
 
 
 class SkewError(UserError, RuntimeError):
     """The training data or the export would make training and serving see different text."""
 
 
-def printed_form(text: bytes) -> Optional[str]:
-    """Why `text` looks like a printed value instead of a review, or None."""
-    stripped = text.strip()
-    for pattern, reason in _PRINTED:
-        if pattern.match(stripped):
-            return reason
-    if _ESCAPED_UTF8.search(text) and text.isascii():
-        return "non-ASCII bytes written as Python escapes (\\xNN)"
-    return None
-
-
 def refuse_printed(printed: int, total: int, where: str, what: str = "printed values") -> None:
     """Raises SkewError when more than MAX_PRINTED_FRACTION of `total` reviews look printed."""
-    if total and printed > MAX_PRINTED_FRACTION * total:
+    if review_text.too_many_printed(printed, total):
         raise SkewError(
             f"{printed} of {total} reviews in {where} look like {what}, not the text a client "
             "sends: the data was written with str() of a value instead of its bytes; fix the "

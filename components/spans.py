@@ -4,11 +4,11 @@ within a span; the newest version of a span is the one read.
 
 TFX's driver picks the span a run ingests (the newest, or the one pinned by `--span`) and
 fingerprints its files; `files_by_span` lists every span so that the executor can read the
-`--window` spans before it and the CLI can refuse gaps and non-numeric spans up front.
+`--window` spans before it and the CLI can refuse missing and non-numeric spans up front.
 """
 import os
 import re
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, Iterable, List, Optional, Tuple
 
 from contract.errors import UserError
 
@@ -99,17 +99,20 @@ def newest_version(versions: Dict[Optional[int], List[str]]) -> Tuple[Optional[i
     return version, versions[version]
 
 
-def window_spans(spans: Dict[int, object], newest: int, window: int) -> List[int]:
-    """The spans a run over `newest` reads: it and the `window - 1` before it, all present."""
+def window_spans(spans: Dict[int, object], newest: int, window: int,
+                 skip: Iterable[int] = ()) -> List[int]:
+    """The spans a run over `newest` reads: it and the `window - 1` newest spans before it,
+    leaving out those in `skip` (spans the drift gate blocked). Only these spans must exist: a
+    gap elsewhere in the numbering (a span withdrawn long ago) does not matter."""
     if newest not in spans:
         raise SpanError(f"span {newest} is not among the input's spans {sorted(spans)}")
-    wanted = list(range(newest - window + 1, newest + 1))
-    below = [s for s in sorted(spans) if s <= newest]
-    gaps = sorted(set(range(below[0], newest + 1)) - set(spans))
-    if gaps:
-        raise SpanError(f"spans {gaps} are missing between span {below[0]} and span {newest} "
-                        f"(found {sorted(spans)}); spans must be consecutive numbers")
-    if wanted[0] < below[0]:
-        raise SpanError(f"--window {window} over span {newest} needs spans {wanted[0]}.."
-                        f"{newest}; the input has {below}: use a smaller --window")
+    skip = set(skip)
+    older = [s for s in sorted(spans, reverse=True) if s < newest and s not in skip]
+    wanted = sorted([newest] + older[:window - 1])
+    if len(wanted) < window:
+        left_out = sorted(s for s in skip if s < newest and s in spans)
+        reason = f" ({left_out} left out: blocked by the drift check)" if left_out else ""
+        raise SpanError(f"--window {window} over span {newest} needs {window} spans; the input "
+                        f"has {len(wanted)} usable up to span {newest}: {wanted}{reason}; use "
+                        "a smaller --window")
     return wanted

@@ -6,6 +6,15 @@ from typing import Optional
 UNLABELED_SPLIT = "unlabeled"  # Reviews without labels (label -1), for distillation only.
 SCHEMA_FILE = "schema.pbtxt"  # In a Schema artifact's folder (CuratedSchemaGen, Evaluator).
 TRAINING_SUMMARY_FILE = "training_summary.json"  # In the Trainer's model_run folder.
+# In every pushed version (the Pusher writes it): the Trainer model it is a copy of and the
+# (span, version) pairs it learned from. TF Serving reads only the warmup file in assets.extra/.
+SOURCE_FILE = "assets.extra/pipeline_source.json"
+# In an export (the Trainer writes it when it warm-started): the spans its base learned from.
+INHERITED_SPANS_FILE = "assets.extra/inherited_spans.json"
+
+# As the Evaluator's accuracy lower bound: "beat the test set's majority class" (the share of its
+# commoner label plus one review), resolved when the test set is known (components/evaluator.py).
+MAJORITY_CLASS_BAR = -1.0
 
 DEFAULT_TEXT_FEATURE = "text"  # The raw review feature of stored and served tf.Examples.
 DEFAULT_MODEL_NAME = "imdb"  # The name TF Serving serves the pushed versions under.

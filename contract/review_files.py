@@ -2,19 +2,28 @@
 
 Plain Python, no Beam: the CLI checks every input file with it before the pipeline starts, and
 FileExampleGen's executor reads with it, so both apply the same rules. Every refusal names the
-file, the row and the value.
+file, the row and the value. Files are streamed, never read whole: memory holds one record.
 """
+import contextlib
 import csv
 import dataclasses
 import gzip
 import io
+import re
 from typing import Iterator, Tuple
 
+from contract import review_text
 from contract.errors import UserError
 
 FORMATS = ("auto", "csv", "tfrecord")
 _CSV_SUFFIXES = (".csv", ".csv.gz")
 _TFRECORD_SUFFIXES = (".tfrecord", ".tfrecords", ".tfrecord.gz", ".tfrecords.gz")
+# csv's default field limit (128 KiB) refuses long reviews; this one only stops a runaway
+# unclosed quote from holding the rest of a huge file.
+MAX_FIELD_CHARS = 64 * 2**20
+_READ_BUFFER_BYTES = 2**20  # Fewer round trips on gs://.
+# What the surrogateescape error handler makes of bytes that are not UTF-8.
+_NOT_UTF8 = re.compile("[\udc80-\udcff]")
 
 
 class InputDataError(UserError, ValueError):
@@ -53,69 +62,145 @@ class ReviewFormat:
 
 
 def read_reviews(path: str, review_format: ReviewFormat) -> Iterator[Tuple[bytes, int]]:
-    """(review text as UTF-8 bytes, 0/1 label) for every row of one file, in file order."""
+    """(review text as UTF-8 bytes, 0/1 label) for every row of one file, in file order; ends in
+    InputDataError if the file's reviews are printed values (contract/review_text.py)."""
     if review_format.format_of(path) == "csv":
-        return _read_csv(path, review_format)
-    return _read_tfrecord(path, review_format)
+        return _refuse_printed(path, "line", _read_csv(path, review_format))
+    return _refuse_printed(path, "record", _read_tfrecord(path, review_format))
 
 
-def read_texts(path: str, review_format: ReviewFormat) -> Iterator[bytes]:
-    """Review texts of a file of unlabelled reviews (batch scoring): CSV or TFRecord as above,
-    without a label column, or .txt, one review per line."""
+def read_texts(path: str, review_format: ReviewFormat) -> Iterator[Tuple[int, bytes]]:
+    """(row, review text) for a file of unlabelled reviews (batch scoring): CSV or TFRecord as
+    above, without a label column, or .txt, one review per line. The row is where a reader finds
+    the review: the line it starts on (.txt, CSV; blank lines count) or the record's number."""
     if path.lower().endswith((".txt", ".txt.gz")) and review_format.file_format == "auto":
-        lines = _open_bytes(path).splitlines()
-        return (line for line in lines if line.strip())
+        return _read_txt(path)
     unlabelled = dataclasses.replace(review_format, label_column="")
     reader = _read_csv if review_format.format_of(path) == "csv" else _read_tfrecord
-    return (text for text, _ in reader(path, unlabelled))
+    return ((row, text) for row, text, _ in reader(path, unlabelled))
 
 
-def _open_bytes(path: str) -> bytes:
+def _refuse_printed(path: str, unit: str, rows: Iterator[Tuple[int, bytes, int]]
+                    ) -> Iterator[Tuple[bytes, int]]:
+    """The rows' reviews, then the rule TfdsExampleGen applies to a split, applied to the file:
+    counted as the reviews stream by, so the file is read once."""
+    printed, total, first = 0, 0, None
+    for row, text, label in rows:
+        total += 1
+        reason = review_text.printed_form(text)
+        if reason:
+            printed += 1
+            first = first or (row, reason, text)
+        yield text, label
+    if review_text.too_many_printed(printed, total):
+        row, reason, text = first
+        value = text.decode("utf-8", "replace")
+        value = value if len(value) <= 80 else value[:80] + "..."
+        raise InputDataError(f"{path}: {unit} {row}: {printed} of {total} reviews look like "
+                             f"{reason} ({value!r}), not the text a client sends: the file was "
+                             "written with str() of a value instead of its text; fix the writer")
+
+
+class _GFileRaw(io.RawIOBase):
+    """A tf.io.gfile.GFile (local paths and gs:// alike) as the raw stream io's buffered readers
+    and gzip expect; GFile itself lacks readable()/readinto()."""
+
+    def __init__(self, gfile):
+        super().__init__()
+        self._gfile = gfile
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        data = self._gfile.read(len(buffer))
+        buffer[:len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        if not self.closed:
+            self._gfile.close()
+        super().close()
+
+
+@contextlib.contextmanager
+def _text_lines(path: str) -> Iterator[Iterator[str]]:
+    """The file's lines (ends kept, split as csv expects), decoded a buffer at a time: memory
+    holds one line, whatever the file's size. A leading BOM is dropped; bytes that are not
+    UTF-8 come through as surrogate escapes for the caller to refuse or pass on."""
     import tensorflow as tf  # gfile: local paths and gs:// alike.
 
-    with tf.io.gfile.GFile(path, "rb") as f:
-        data = f.read()
-    return gzip.decompress(data) if path.lower().endswith(".gz") else data
+    with contextlib.ExitStack() as stack:
+        binary = stack.enter_context(io.BufferedReader(
+            _GFileRaw(tf.io.gfile.GFile(path, "rb")), _READ_BUFFER_BYTES))
+        if path.lower().endswith(".gz"):
+            binary = stack.enter_context(gzip.GzipFile(fileobj=binary, mode="rb"))
+        yield stack.enter_context(io.TextIOWrapper(
+            binary, encoding="utf-8-sig", errors="surrogateescape", newline=""))
 
 
-def _read_csv(path: str, review_format: ReviewFormat) -> Iterator[Tuple[bytes, int]]:
-    data = _open_bytes(path)
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        line = data[:error.start].count(b"\n") + 1
-        raise InputDataError(f"{path}: line {line}: not UTF-8 text ({error.reason})") from None
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
-    try:
-        header = next(reader, None)
-        if not header:
-            raise InputDataError(f"{path}: empty file (expected a header row naming the "
-                                 f"columns {review_format.text_column!r} and "
-                                 f"{review_format.label_column!r})")
-        missing = [c for c in (review_format.text_column, review_format.label_column)
-                   if c and c not in header]
-        if missing:
-            raise InputDataError(f"{path}: no column {' or '.join(map(repr, missing))} in the "
-                                 f"header {header}; set --text-feature / --label-feature")
-        text_at = header.index(review_format.text_column)
-        label_at = header.index(review_format.label_column) if review_format.label_column else -1
-        rows = 0
-        for row in reader:
-            where = f"{path}: line {reader.line_num}"
-            if not row:
-                continue  # A blank line between records.
-            if len(row) != len(header):
-                raise InputDataError(f"{where}: {len(row)} fields where the header has "
-                                     f"{len(header)} (a comma or quote outside a quoted "
-                                     "field?)")
-            review = row[text_at]
-            if not review.strip():
-                raise InputDataError(f"{where}: empty review")
-            rows += 1
-            yield review.encode("utf-8"), (review_format.label(row[label_at], where)
-                                           if label_at >= 0 else -1)
-    except csv.Error as error:
-        raise InputDataError(f"{path}: line {reader.line_num}: malformed CSV ({error})") from None
+def _utf8_only(path: str, lines: Iterator[str]) -> Iterator[str]:
+    """`lines`, refusing the first one that held bytes that are not UTF-8, by its number."""
+    for number, line in enumerate(lines, start=1):
+        if _NOT_UTF8.search(line):
+            try:  # The decoder's own reason, from the line's original bytes.
+                line.encode("utf-8", "surrogateescape").decode("utf-8")
+                reason = "invalid bytes"
+            except UnicodeDecodeError as error:
+                reason = error.reason
+            raise InputDataError(f"{path}: line {number}: not UTF-8 text ({reason})")
+        yield line
+
+
+def _read_txt(path: str) -> Iterator[Tuple[int, bytes]]:
+    with _text_lines(path) as lines:
+        for number, line in enumerate(lines, start=1):
+            # Bytes as in the file: scoring passes non-UTF-8 text on for the model to judge.
+            text = line.rstrip("\r\n").encode("utf-8", "surrogateescape")
+            if text.strip():
+                yield number, text
+
+
+def _read_csv(path: str, review_format: ReviewFormat) -> Iterator[Tuple[int, bytes, int]]:
+    csv.field_size_limit(max(csv.field_size_limit(), MAX_FIELD_CHARS))  # Process-wide.
+    with _text_lines(path) as lines:
+        reader = csv.reader(_utf8_only(path, lines), strict=True)
+        try:
+            header = next(reader, None)
+            if not header:
+                raise InputDataError(f"{path}: empty file (expected a header row naming the "
+                                     f"columns {review_format.text_column!r} and "
+                                     f"{review_format.label_column!r})")
+            missing = [c for c in (review_format.text_column, review_format.label_column)
+                       if c and c not in header]
+            if missing:
+                raise InputDataError(f"{path}: no column {' or '.join(map(repr, missing))} in "
+                                     f"the header {header}; set --text-feature / "
+                                     "--label-feature")
+            text_at = header.index(review_format.text_column)
+            label_at = (header.index(review_format.label_column) if review_format.label_column
+                        else -1)
+            rows, starts = 0, reader.line_num + 1
+            for row in reader:
+                # A record spans several lines when a quoted field holds newlines: its row is
+                # the line it starts on.
+                line, starts = starts, reader.line_num + 1
+                where = f"{path}: line {line}"
+                if not row:
+                    continue  # A blank line between records.
+                if len(row) != len(header):
+                    raise InputDataError(f"{where}: {len(row)} fields where the header has "
+                                         f"{len(header)} (a comma or quote outside a quoted "
+                                         "field?)")
+                review = row[text_at]
+                if not review.strip():
+                    raise InputDataError(f"{where}: empty review")
+                rows += 1
+                yield line, review.encode("utf-8"), (review_format.label(row[label_at], where)
+                                                     if label_at >= 0 else -1)
+        except csv.Error as error:
+            raise InputDataError(f"{path}: line {reader.line_num}: malformed CSV "
+                                 f"({error})") from None
     if not rows:
         raise InputDataError(f"{path}: a header but no reviews")
 
@@ -132,7 +217,8 @@ def _one_value(example, name: str, where: str):
     return kind, values[0]
 
 
-def _read_tfrecord(path: str, review_format: ReviewFormat) -> Iterator[Tuple[bytes, int]]:
+def _read_tfrecord(path: str, review_format: ReviewFormat
+                   ) -> Iterator[Tuple[int, bytes, int]]:
     import tensorflow as tf
 
     compression = "GZIP" if path.lower().endswith(".gz") else ""
@@ -151,10 +237,10 @@ def _read_tfrecord(path: str, review_format: ReviewFormat) -> Iterator[Tuple[byt
             if not review.strip():
                 raise InputDataError(f"{where}: empty review")
             if not review_format.label_column:
-                yield review, -1
+                yield rows, review, -1
                 continue
             _, label = _one_value(example, review_format.label_column, where)
-            yield review, review_format.label(label, where)
+            yield rows, review, review_format.label(label, where)
     except tf.errors.OpError as error:  # DataLossError: not TFRecord, bad CRC, cut off.
         raise InputDataError(f"{path}: not a readable TFRecord file after {rows} records "
                              f"({error.message})") from None

@@ -36,7 +36,8 @@ def eval_config(config: PipelineConfig) -> tfma.EvalConfig:
     candidate, however good, since none can beat 1.0 on that class.
     """
     accuracy_threshold = tfma.MetricThreshold(
-        value_threshold=tfma.GenericValueThreshold(lower_bound={"value": config.min_accuracy}),
+        value_threshold=tfma.GenericValueThreshold(
+            lower_bound={"value": config.resolved_min_accuracy}),
         change_threshold=tfma.GenericChangeThreshold(
             direction=tfma.MetricDirection.HIGHER_IS_BETTER,
             absolute={"value": -config.max_accuracy_drop - 1e-10}))
@@ -105,15 +106,20 @@ def create_components(config: PipelineConfig) -> List:
         disable_statistics=True).with_id(nodes.TRANSFORM)
     transform.add_upstream_node(anomalies_gate)
     gates = [anomalies_gate]
-    if config.input_pattern and config.drift_action != "off":
+    if config.input_pattern:
+        # Each new span of the window against the served model's data, and the test set
+        # against every review the served model learned from (--drift-action off keeps the
+        # latter).
         drift_gate = DriftGate(
             examples=example_gen.outputs["examples"], serving_dir=config.resolved_serving_dir,
             text_feature=config.text_feature, label_feature=config.label_feature,
             label_values=json.dumps(list(config.label_values)),
             input_format=config.input_format, max_label_shift=config.max_label_shift,
             max_length_change=config.max_length_change,
-            max_oov_increase=config.max_oov_increase, action=config.drift_action
-        ).with_id(nodes.DRIFT_GATE)
+            max_oov_increase=config.max_oov_increase, action=config.drift_action,
+            ledger_dir=config.file_input_settings().ledger_dir,
+            accepted_spans=json.dumps(list(config.accept_span)),
+            test_overlap=config.test_overlap).with_id(nodes.DRIFT_GATE)
         transform.add_upstream_node(drift_gate)
         gates.append(drift_gate)
 

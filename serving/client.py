@@ -40,7 +40,7 @@ from contract.signatures import (CLASS_NAMES, CLASSIFY_CLASSES, CLASSIFY_INPUT, 
                                 RAW_TEXT_SIGNATURE)
 from contract.errors import UserError
 from contract.names import DEFAULT_MODEL_NAME, DEFAULT_TEXT_FEATURE
-from serving.versions import version_dirs
+from serving.versions import SAVED_MODEL_FILE, loadable_versions, version_dirs
 
 METADATA_FIELD = "signature_def"  # The one metadata field TF Serving supports.
 GRPC_MAX_MESSAGE_BYTES = 64 * 1024 * 1024
@@ -515,24 +515,33 @@ class Client:
 
 
 def resolve_model_dir(path: str, version: Optional[int] = None) -> str:
-    """A SavedModel dir as given, or version N / the newest numeric version of a serving dir."""
+    """A SavedModel dir as given, or version N / the newest complete version of a serving dir."""
     import tensorflow as tf
 
     if not tf.io.gfile.isdir(path):
         raise ServingError(f"no model directory {path}", "NOT_FOUND")
-    has_model = tf.io.gfile.exists(os.path.join(path, "saved_model.pb"))
+    has_model = tf.io.gfile.exists(os.path.join(path, SAVED_MODEL_FILE))
     versions = version_dirs(path)
+    # A version without saved_model.pb is a push still copying (it is written last) or a
+    # failed one: what TF Serving would not load either.
+    complete = loadable_versions(path)
     if version is not None:
         if version not in versions:
             raise ServingError(f"no version {version} in {path} (versions: {versions})",
                                "NOT_FOUND")
+        if version not in complete:
+            raise ServingError(f"version {version} in {path} has no {SAVED_MODEL_FILE} yet "
+                               "(a copy in progress or a failed push)", "NOT_FOUND")
         return os.path.join(path, str(version))
     if has_model:
         return path
     if not versions:
-        raise ServingError(f"{path} holds neither saved_model.pb nor numbered versions",
+        raise ServingError(f"{path} holds neither {SAVED_MODEL_FILE} nor numbered versions",
                            "NOT_FOUND")
-    return os.path.join(path, str(versions[-1]))
+    if not complete:
+        raise ServingError(f"no complete version in {path}: none of {versions} holds "
+                           f"{SAVED_MODEL_FILE} yet", "NOT_FOUND")
+    return os.path.join(path, str(complete[-1]))
 
 
 class LocalClient(Client):

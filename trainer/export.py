@@ -8,6 +8,7 @@ import json
 import os
 from typing import Callable, Dict, List, Sequence
 
+import numpy as np
 import tensorflow as tf
 import tensorflow_transform as tft
 from tensorflow.core.protobuf import saved_model_pb2
@@ -15,8 +16,9 @@ from tensorflow_serving.apis import (classification_pb2, input_pb2, predict_pb2,
                                      prediction_log_pb2)
 
 from trainer import data, preprocessing
-from contract import data_profile
+from contract import data_profile, review_hashes
 from contract import signatures as sig
+from contract.names import INHERITED_SPANS_FILE, SOURCE_FILE
 
 
 def text_example(text, text_feature: str) -> tf.train.Example:
@@ -89,26 +91,57 @@ def read_reviews(patterns, count: int) -> List[str]:
             .decode("utf-8", "replace") for record in records]
 
 
-def write_data_profile(export_dir: str, train_patterns, tft_output: tft.TFTransformOutput,
-                       label_feature: str, transform_graph: str) -> Dict[str, float]:
-    """The profile of the labelled training reviews (contract/data_profile.py) into the export,
-    which the drift check on the next span compares with; `transform_graph` names the data it
-    was trained on (warm start skips served models trained on the same)."""
+def _labelled_reviews(patterns, label_feature: str):
+    """(texts, labels) of Transform's output files; distillation's unlabeled reviews (-1) left
+    out."""
     spec = {preprocessing.REVIEW_FEATURE: tf.io.FixedLenFeature([], tf.string),
             label_feature: tf.io.FixedLenFeature([], tf.int64)}
     texts, labels = [], []
-    records = tf.data.TFRecordDataset(data.files(train_patterns), compression_type="GZIP")
+    records = tf.data.TFRecordDataset(data.files(patterns), compression_type="GZIP")
     for batch in records.batch(4096).map(lambda r: tf.io.parse_example(r, spec)):
-        keep = batch[label_feature].numpy() >= 0  # Distillation's unlabeled reviews: -1.
+        keep = batch[label_feature].numpy() >= 0
         texts.extend(batch[preprocessing.REVIEW_FEATURE].numpy()[keep].tolist())
         labels.extend(batch[label_feature].numpy()[keep].tolist())
-    result = data_profile.profile(texts, labels,
-                                  tft_output.vocabulary_by_name(preprocessing.VOCAB_NAME))
+    return texts, labels
+
+
+def write_data_record(export_dir: str, train_patterns, eval_patterns,
+                      tft_output: tft.TFTransformOutput, label_feature: str,
+                      transform_graph: str, base_model_dir: str = "") -> Dict[str, float]:
+    """What the next run checks new data against, into the export:
+
+    - the data profile (contract/data_profile.py) the drift check compares a new span with:
+      label share and length of the training reviews, and the share of tokens outside the
+      vocabulary measured on `eval`, reviews the vocabulary was not built from, as a new span's
+      are not (on `train` it is 0 whenever the data has fewer words than --vocab-size);
+      `transform_graph` names the data it was trained on (warm start skips served models
+      trained on the same);
+    - the hashes of every labelled review it learned from (contract/review_hashes.py), with
+      those of `base_model_dir`, the model it was warm-started from, and that model's spans.
+    """
+    texts, labels = _labelled_reviews(train_patterns, label_feature)
+    eval_texts, eval_labels = _labelled_reviews(eval_patterns, label_feature)
+    vocabulary = tft_output.vocabulary_by_name(preprocessing.VOCAB_NAME)
+    result = data_profile.profile(texts, labels, vocabulary)
+    if eval_texts:
+        result["oov_share"] = data_profile.profile(eval_texts, eval_labels,
+                                                   vocabulary)["oov_share"]
+        result[data_profile.OOV_MEASURED_ON_KEY] = "eval"
     result[data_profile.TRANSFORM_GRAPH_KEY] = transform_graph
     path = os.path.join(export_dir, data_profile.PROFILE_FILE)
     tf.io.gfile.makedirs(os.path.dirname(path))
     with tf.io.gfile.GFile(path, "w") as out:
         json.dump(result, out, indent=2)
+    own = review_hashes.hashes(texts + eval_texts)
+    inherited = review_hashes.read(base_model_dir) if base_model_dir else None
+    review_hashes.write(export_dir, own if inherited is None else np.concatenate([own,
+                                                                                 inherited]))
+    source = os.path.join(base_model_dir, SOURCE_FILE) if base_model_dir else ""
+    if source and tf.io.gfile.exists(source):
+        with tf.io.gfile.GFile(source) as f:
+            spans = json.load(f).get("spans", [])
+        with tf.io.gfile.GFile(os.path.join(export_dir, INHERITED_SPANS_FILE), "w") as out:
+            json.dump({"spans": spans}, out)
     return result
 
 

@@ -237,5 +237,7 @@ def write_outputs(model: tf.keras.Model, summary: Dict[str, Any], histories, fn_
     export.export_serving_model(
         model, tft_output, settings.text_feature, settings.label_feature, serving_dir,
         export.read_reviews(fn_args.eval_files, settings.warmup_reviews))
-    export.write_data_profile(serving_dir, fn_args.train_files, tft_output,
-                              settings.label_feature, fn_args.transform_graph_path)
+    warm = summary.get("warm_start", {}).get("used")
+    export.write_data_record(serving_dir, fn_args.train_files, fn_args.eval_files, tft_output,
+                             settings.label_feature, fn_args.transform_graph_path,
+                             (getattr(fn_args, "base_model", None) or "") if warm else "")
