@@ -19,7 +19,8 @@ many as there are, from the reviews after it):
   length    first sentences against a full-review served model and full reviews against a
             first-sentence one; the longest and the shortest third of reviews (by tokens)
   domain    paragraphs of Python's documentation (`pydoc_data.topics`) with random labels at
-            the served positive share; a 30 % mix of them into a span
+            the served positive share; the same text joined into documents of the served
+            mean length (only the vocabulary differs); a 30 % mix of each into a span
 
 Prints a Markdown table (each statistic, and which thresholds fire today and under the
 proposed ones) and the proposed thresholds: per statistic, the smallest round value at least
@@ -252,6 +253,7 @@ def main(argv=None):
         cache = served_side(served_rows, tokens, args.vocab_size, args.eval_percent)
         share = cache[0]["positive_share"]
         docs_rows = with_labels(domain[:size], share, args.seed)
+        kind = "paragraphs" if name == "IMDB" else "first sentences"
         mix = round(0.3 * size)
         cases = [
             ("label: positive only", pick(pool, size, lambda r: r[1] == 1)),
@@ -269,9 +271,8 @@ def main(argv=None):
             cases.append(("length: full reviews vs first-sentence model",
                           splits["train"][size:2 * size]))
         cases += [
-            ("domain: Python docs" + (" (first sentences)" if name != "IMDB" else ""),
-             docs_rows),
-            ("domain: 30 % Python docs", pool[:size - mix]
+            (f"domain: Python docs ({kind})", docs_rows),
+            (f"domain: 30 % Python docs ({kind})", pool[:size - mix]
              + with_labels(domain[:mix], share, args.seed + 1)),
         ]
         if name == "IMDB":  # The same domain at IMDB's review length: only vocabulary moves.

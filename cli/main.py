@@ -86,6 +86,9 @@ def preflight(config: PipelineConfig) -> PipelineConfig:
         print(f"[preflight] span {summary.span} (window {summary.window_spans}), "
               f"{len(summary.train_files)} training + {len(summary.test_files)} test files, "
               f"reviews {summary.counts}", flush=True)
+        for span, why in sorted(summary.skipped_spans.items()):
+            print(f"[preflight] span {span} left out of the window: {why} (--accept-span "
+                  f"{span} lets it train)", flush=True)
     else:
         print(f"[preflight] TFDS {config.tfds_full_name} in {config.resolved_tfds_data_dir}",
               flush=True)
@@ -164,7 +167,13 @@ def _print_report(config: PipelineConfig, html: Optional[str] = None, screenshot
     from reports import report
 
     run = report.latest_run(config)
-    print(report.format_report(run, report.write_plots(run, config.output_dir)), flush=True)
+    ledger = None
+    if config.input_pattern:
+        from components import span_ledger
+
+        ledger = span_ledger.read(config.span_ledger_dir)
+    print(report.format_report(run, report.write_plots(run, config.output_dir), ledger),
+          flush=True)
     if html is None:
         return
     from reports import html_report

@@ -265,8 +265,12 @@ def window_fingerprint(settings: FileInputSettings, span: int) -> str:
 
 
 def _file_fingerprint(path: str) -> str:
-    # Path, size and modification time to the nanosecond (TFX's own fingerprint rounds the
-    # time to seconds, so an edit in the same second that keeps the size goes unseen).
+    # Path, size and modification time; to the nanosecond on a local disk (TFX's own
+    # fingerprint, and gfile's stat, round the time to seconds, so an edit in the same second
+    # that keeps the size would go unseen).
+    if "://" not in path:
+        stat = os.stat(path)
+        return f"{path}:{stat.st_size}:{stat.st_mtime_ns}"
     stat = fileio.stat(path)
     return f"{path}:{stat.length}:{stat.mtime_nsec}"
 

@@ -10,6 +10,7 @@ import datetime
 import os
 from typing import Optional
 
+from components import span_ledger
 from reports import report, report_data, report_plots
 from reports.html import cell, esc, image, para, section, table
 from reports.html_evaluation import evaluation_section
@@ -74,6 +75,29 @@ def data_section(run: report.RunReport, config: PipelineConfig) -> str:
         parts.append(para(f'Span <span data-key="span">{spans["span"]}</span>; train and eval '
                           f'from spans <span data-key="window_spans">'
                           f'{esc(", ".join(map(str, spans["window"])))}</span>.'))
+        for span, why in sorted(run.skipped_spans().items()):
+            parts.append(para(f'Span {span} left out of the window: '
+                              f'<span data-key="skipped:{span}">{esc(why)}</span> '
+                              f"(--accept-span {span} lets it train).", "bad"))
+    drift = run.drift()
+    ledger = span_ledger.read(config.span_ledger_dir) if config.input_pattern else {}
+    if drift is not None or ledger:
+        parts.append("<h3>Drift check and span verdicts</h3>")
+    if drift is not None:
+        served = drift["served_version"]
+        parts.append(para(f'This run: <span data-key="drift_verdict">{esc(drift["verdict"])}'
+                          "</span>" + (f" against served version {served}" if served >= 0
+                                       else "") + "."))
+        if drift["test_shared_with_served"]:
+            parts.append(para(f'{drift["test_shared_with_served"]} test reviews repeat reviews '
+                              "the served model learned from (--test-overlap warn).", "bad"))
+    if ledger:
+        parts.append(table(["span", "version", "verdict", "breaches", "when"], [
+            [cell(span), cell("" if version is None else version),
+             cell(entry["verdict"], f"span_verdict:{span}"),
+             cell("; ".join(entry.get("breaches", [])) or "–"), cell(entry["time"])]
+            for (span, version), entry in sorted(ledger.items(),
+                                                 key=lambda kv: (kv[0][0], kv[0][1] or 0))]))
     transformed = run.artifact(nodes.TRANSFORM, "transformed_examples")
     lengths = transformed and report_data.token_counts(transformed.uri, "train")
     max_len = run.custom_config(nodes.TRANSFORM).get("max_len", config.max_len)

@@ -10,6 +10,7 @@ from ml_metadata.proto import metadata_store_pb2
 
 from pipeline.config import PipelineConfig
 from reports import report_plots
+from components.evaluator import ACCURACY_BAR_KEY
 from components.pusher import ALREADY_SERVED_KEY
 from contract.errors import UserError
 from contract.names import TRAINING_SUMMARY_FILE
@@ -85,7 +86,10 @@ class RunReport:
         served = pushed.custom_properties.get(ALREADY_SERVED_KEY)
         if served is not None:
             return f"not pushed: this model is already served as version {served.int_value}"
-        return "not pushed: the model was not blessed" if self.blessed is False else "not pushed"
+        if self.blessed is False:
+            failures = self.blessing_failures()
+            return "not pushed: not blessed" + (f": {failures[0]}" if failures else "")
+        return "not pushed"
 
     def custom_config(self, node: str) -> dict:
         """A node's custom_config exec property (what its code was given), {} if none."""
@@ -122,6 +126,12 @@ class RunReport:
             return None
         return {"span": _int(examples, "span"), "window": json.loads(window.string_value)}
 
+    def skipped_spans(self) -> Dict[int, str]:
+        """Spans below the newest that the window left out, and why (a blocked drift check)."""
+        examples = self.examples()
+        found = examples and examples.custom_properties.get("skipped_spans")
+        return {int(k): v for k, v in json.loads(found.string_value).items()} if found else {}
+
     def anomalies(self) -> Optional[Dict[str, Dict[str, str]]]:
         """split -> {feature: description} from ExampleValidator; None without its artifact."""
         proto = self.artifact(nodes.EXAMPLE_VALIDATOR, "anomalies")
@@ -144,29 +154,61 @@ class RunReport:
             return {}
         return load_metrics(evaluation.uri, slice_key, model_name="baseline")
 
+    def accuracy_bar(self) -> dict:
+        """{"value", "rule"} of the absolute accuracy bar the Evaluator applied ({}: unknown)."""
+        blessing = self.artifact(nodes.EVALUATOR, "blessing")
+        found = blessing and blessing.custom_properties.get(ACCURACY_BAR_KEY)
+        return json.loads(found.string_value) if found else {}
+
     def blessing_failures(self) -> List[str]:
-        """Why the Evaluator did not bless: one line per failed threshold and slice."""
+        """Why the Evaluator did not bless: one line per failed bar and slice, naming the
+        value, the bar and the flag that sets it."""
         evaluation = self.artifact(nodes.EVALUATOR, "evaluation")
         if evaluation is None:
             return []
         import tensorflow_model_analysis as tfma
 
         result = tfma.load_validation_result(evaluation.uri)
+        baseline = self.baseline_metrics() if result.metric_validations_per_slice else {}
+        served = self.artifact(nodes.SERVING_BASELINE, "model")
+        version = served and served.custom_properties.get("served_version")
         lines = []
         for per_slice in result.metric_validations_per_slice:
             where = ", ".join(f"{k.column}={getattr(k, k.WhichOneof('kind'))}"
-                              for k in per_slice.slice_key.single_slice_keys) or "overall"
+                              for k in per_slice.slice_key.single_slice_keys)
+            where = f" ({where})" if where else ""
             for failure in per_slice.failures:
-                key = failure.metric_key
+                name = failure.metric_key.name.replace("binary_accuracy", "test accuracy")
                 threshold = failure.metric_threshold
-                if threshold.HasField("change_threshold"):
-                    bound = f"change vs baseline >= {threshold.change_threshold.absolute.value:.4g}"
+                value = failure.metric_value.double_value.value
+                if failure.metric_key.is_diff:
+                    drop = -threshold.change_threshold.absolute.value
+                    before = baseline.get(failure.metric_key.name)
+                    against = (f"served version {version.int_value}'s {before:.4f}"
+                               if version is not None and before is not None
+                               else "the served model's")
+                    lines.append(f"{name}{where} is {-value:.4f} below {against} (allowed "
+                                 f"drop {max(drop, 0):.4f}, --max-accuracy-drop)")
                 else:
-                    bound = f">= {threshold.value_threshold.lower_bound.value:.4g}"
-                name = key.name + (" change" if key.is_diff else "")
-                lines.append(f"{where}: {name} = {failure.metric_value.double_value.value:.4f}, "
-                             f"needs {bound}")
+                    bar = threshold.value_threshold.lower_bound.value
+                    rule = self.accuracy_bar().get("rule", "--min-accuracy")
+                    rule = (f"{rule}; --min-accuracy sets another" if rule != "--min-accuracy"
+                            else rule)
+                    lines.append(f"{name}{where} {value:.4f} is below the bar {bar:.4f} "
+                                 f"({rule})")
         return lines
+
+    def drift(self) -> Optional[Dict[str, Any]]:
+        """What DriftGate checked this run: served version, verdict, one entry per checked
+        span, test reviews shared with the served lineage; None without its artifact."""
+        artifact = self.artifact(nodes.DRIFT_GATE, "drift")
+        if artifact is None:
+            return None
+        props = artifact.custom_properties
+        return {"verdict": props["verdict"].string_value,
+                "served_version": _int(artifact, "served_version"),
+                "spans": json.loads(props["spans"].string_value) if "spans" in props else [],
+                "test_shared_with_served": _int(artifact, "test_shared_with_served")}
 
     def skew_check(self) -> dict:
         """What the Evaluator's training/serving skew guard checked (components/skew_guard.py)."""
@@ -307,7 +349,29 @@ def warm_start_text(info: Dict[str, Any]) -> str:
             "by token")
 
 
-def format_report(report: RunReport, plots: Optional[Dict[str, str]] = None) -> str:
+def span_verdict_lines(drift: Optional[Dict[str, Any]], ledger: Dict) -> List[str]:
+    """This run's drift check, then every span verdict on record (components/span_ledger.py)."""
+    lines = []
+    if drift is not None:
+        served = drift["served_version"]
+        lines.append(f"Drift check:        {drift['verdict']}" + (
+            f" (against served version {served})" if served >= 0 else ""))
+        for entry in drift["spans"]:
+            lines.append(f"  span {entry['span']}: {entry['verdict']}" + "".join(
+                f"; {b}" for b in entry["breaches"]))
+        if drift["test_shared_with_served"]:
+            lines.append(f"  {drift['test_shared_with_served']} test reviews repeat reviews "
+                         "the served model learned from (--test-overlap warn)")
+    if ledger:
+        lines.append("Span verdicts:      " + ", ".join(
+            f"span {span}" + (f" v{version}" if version is not None else "")
+            + f" {entry['verdict']}" for (span, version), entry in sorted(
+                ledger.items(), key=lambda kv: (kv[0][0], kv[0][1] or 0))))
+    return lines
+
+
+def format_report(report: RunReport, plots: Optional[Dict[str, str]] = None,
+                  ledger: Optional[Dict] = None) -> str:
     lines = [f"Pipeline run {report.run_id}:",
              f"  {'component':<32}{'state':<10}{'seconds':>9}"]
     total = 0.0
@@ -319,6 +383,9 @@ def format_report(report: RunReport, plots: Optional[Dict[str, str]] = None) -> 
     if spans:
         lines.append(f"Data:               span {spans['span']}, trained on spans "
                      f"{spans['window']}; reviews {report.split_counts()}")
+        for span, why in sorted(report.skipped_spans().items()):
+            lines.append(f"  span {span} left out of the window: {why}")
+    lines += span_verdict_lines(report.drift(), ledger or {})
     trials = report.trials()
     if trials:
         names = [k for k in trials[0] if k not in ("trial_id", "score")]

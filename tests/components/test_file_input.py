@@ -19,14 +19,15 @@ def settings(layout, **changes) -> FileInputSettings:
     values = dict(train_pattern=layout["input_pattern"], test_pattern=layout["test_pattern"],
                   text_feature="text", label_feature="label",
                   label_values=("negative", "positive"), input_format="auto", window=1,
-                  eval_percent=10, ledger_dir=str(layout.get("ledger", "")),
+                  eval_percent=10, ledger_dir=layout.get("ledger", ""),
                   accepted_spans=(), test_overlap="block")
     return FileInputSettings(**{**values, **changes})
 
 
 @pytest.fixture
 def layout(tmp_path):
-    return write_tiny_spans(str(tmp_path / "data"), spans=3, per_span=40, test=20)
+    return {**write_tiny_spans(str(tmp_path / "data"), spans=3, per_span=40, test=20),
+            "ledger": str(tmp_path / "ledger")}
 
 
 def test_csv_rows_come_back_byte_for_byte(tmp_path):
@@ -122,6 +123,9 @@ BAD_INPUTS = {
                      ["empty review", "line"]),
     "malformed quoting": (lambda l: _rewrite(_span_file(l, 3), lambda t: t + '"open,1\n'),
                           ["malformed CSV"]),
+    "printed values": (lambda l: write_tiny_csv(_span_file(l, 3), [
+        (f"b'{text}'", label) for text, label in l["rows"][3]], ("negative", "positive")),
+        ["span-3", "line 2:", "a printed Python bytes literal", "b'Risqu"]),
     "pattern matches nothing": (lambda l: l.update(input_pattern=l["input_pattern"].replace(
         "span-", "spam-")), ["matches no file"]),
     "non-numeric span": (lambda l: os.rename(os.path.dirname(_span_file(l, 2)),
@@ -151,3 +155,67 @@ def test_a_file_that_is_not_csv_names_its_row(tmp_path):
         csv.writer(f).writerows([["text", "label"], ["fine", "1"], ["a", "b", "c"]])
     with pytest.raises(InputDataError, match=r"line 3: 3 fields where the header has 2"):
         list(read_reviews(str(path), ReviewFormat("text", "label", (), "auto")))
+
+
+def _fingerprint(settings_, span=0) -> str:
+    """The cache-key fingerprint FileExampleGen's driver gives the run."""
+    from google.protobuf import message
+    from tfx.components.example_gen import utils
+    from tfx.utils import proto_utils
+
+    from components.file_example_gen import FileExampleGenDriver, file_example_gen
+
+    properties = {k: proto_utils.proto_to_json(v) if isinstance(v, message.Message) else v
+                  for k, v in file_example_gen(settings_, span).exec_properties.items()}
+    resolved = FileExampleGenDriver(None).resolve_exec_properties(properties, None, None)
+    return resolved[utils.FINGERPRINT_PROPERTY_NAME]
+
+
+def test_every_input_of_the_run_is_in_its_fingerprint(layout, tmp_path):
+    """TFX's driver fingerprints the newest span only: a changed test file, or a re-delivered
+    older span of the window, left every node cached."""
+    given = settings(layout, window=2)
+    first = _fingerprint(given)
+    assert _fingerprint(given) == first  # Nothing changed: a cache hit.
+    test_file = layout["test_pattern"].replace("*", "reviews")
+    _rewrite(test_file, lambda t: t.rsplit("\n", 2)[0] + "\n")  # One test review fewer.
+    changed_test = _fingerprint(given)
+    assert changed_test != first
+    # Span 2 (older, in the window) re-delivered with the same size and a new time.
+    older = _span_file(layout, 2)
+    stat = os.stat(older)
+    _rewrite(older, lambda t: t.replace("great", "GREAT", 1))
+    os.utime(older, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1000))
+    assert os.stat(older).st_size == stat.st_size
+    assert _fingerprint(given) != changed_test
+    # Span 1 is outside the window: changing it changes nothing.
+    before = _fingerprint(given)
+    _rewrite(_span_file(layout, 1), lambda t: t + '"one more",positive\n')
+    assert _fingerprint(given) == before
+
+
+def test_a_blocked_span_stays_out_of_later_windows(layout):
+    from components import span_ledger
+
+    given = settings(layout, window=2)
+    span_ledger.record(layout["ledger"], 2, None, span_ledger.BLOCKED,
+                       breaches=["label balance: ..."])
+    summary = check_input(given)
+    assert summary.window_spans == [1, 3] and 2 in summary.skipped_spans
+    assert check_input(settings(layout, window=2, accepted_spans=(2,))).window_spans == [2, 3]
+    with pytest.raises(spans.SpanError, match=r"span 2 was blocked .* --accept-span 2"):
+        check_input(given, span=2)
+    # A re-delivery of span 2 (its files under a new {VERSION}) is checked afresh: the block
+    # is on the version that was checked.
+    assert span_ledger.blocked_spans(layout["ledger"], {2: 7}) == {}
+
+
+def test_test_copies_that_differ_in_case_space_or_markup_are_leakage(layout):
+    train = layout["rows"][3][-1][0]
+    variant = "  " + train.upper().replace(" ", "\r\n ", 2) + " <br /> "
+    test_file = layout["test_pattern"].replace("*", "reviews")
+    with open(test_file, "a", encoding="utf-8", newline="") as out:
+        csv.writer(out).writerow([variant, "positive"])
+    with pytest.raises(InputDataError, match="1 of the .* test reviews .* --test-overlap warn"):
+        check_input(settings(layout))
+    assert check_input(settings(layout, test_overlap="warn")).test_shared == 1
