@@ -25,7 +25,7 @@ from tfx.proto.orchestration import driver_output_pb2
 from tfx.types import artifact_utils, standard_artifacts
 from tfx.types.component_spec import ChannelParameter, ExecutionParameter
 
-from components import span_ledger
+import components.span_ledger as span_ledger
 from components.pusher import newest_served_version, served_spans
 from contract import data_profile, review_files, review_hashes
 from contract.errors import UserError
@@ -65,11 +65,13 @@ def test_hashes(files, review_format: review_files.ReviewFormat):
 def check_drift(window: List[Dict[str, Any]], test_files: List[str],
                 review_format: review_files.ReviewFormat, serving_dir: str,
                 limits: data_profile.DriftThresholds, action: str, ledger_dir: str,
-                accepted=(), test_overlap: str = "block") -> dict:
+                accepted=(), test_overlap: str = "block", models_config: str = "",
+                model_name: str = "") -> dict:
     """{"verdict", "served_version", "served_profile", "spans", "test_shared_with_served"};
     records each checked span in the ledger; raises DriftError on a breach when `action` (drift)
     or `test_overlap` (leakage) is "block"."""
-    version: Optional[int] = newest_served_version(serving_dir)
+    version: Optional[int] = newest_served_version(serving_dir, models_config=models_config,
+                                                   model_name=model_name)
     export = None if version is None else os.path.join(serving_dir, str(version))
     served = export and data_profile.read_profile(export)
     trained_on = served_spans(serving_dir, version) if version is not None else set()
@@ -150,7 +152,8 @@ class DriftGateExecutor(base_executor.BaseExecutor):
             json.loads(examples.get_string_custom_property("test_files")), review_format,
             p["serving_dir"], data_profile.DriftThresholds(
                 p["max_label_shift"], p["max_length_change"], p["max_oov_increase"]),
-            p["action"], p["ledger_dir"], json.loads(p["accepted_spans"]), p["test_overlap"])
+            p["action"], p["ledger_dir"], json.loads(p["accepted_spans"]), p["test_overlap"],
+            p["models_config"], p["model_name"])
         drift.set_string_custom_property("verdict", result["verdict"])
         drift.set_int_custom_property("served_version", result["served_version"])
         drift.set_int_custom_property("span", examples.span)
@@ -165,7 +168,9 @@ class DriftGateDriver(base_driver.BaseDriver):
 
     def run(self, execution_info: portable_data_types.ExecutionInfo
             ) -> driver_output_pb2.DriverOutput:
-        version = newest_served_version(execution_info.exec_properties["serving_dir"])
+        p = execution_info.exec_properties
+        version = newest_served_version(p["serving_dir"], models_config=p["models_config"],
+                                        model_name=p["model_name"])
         result = driver_output_pb2.DriverOutput()
         result.exec_properties[SERVED_VERSION_KEY].int_value = -1 if version is None else version
         return result
@@ -185,6 +190,8 @@ class DriftGateSpec(types.ComponentSpec):
         "ledger_dir": ExecutionParameter(type=str),
         "accepted_spans": ExecutionParameter(type=str),  # JSON list of span numbers.
         "test_overlap": ExecutionParameter(type=str),
+        "models_config": ExecutionParameter(type=str),  # Its `stable` label names the served.
+        "model_name": ExecutionParameter(type=str),
     }
     INPUTS = {"examples": ChannelParameter(type=standard_artifacts.Examples)}
     OUTPUTS = {"drift": ChannelParameter(type=DataDrift)}

@@ -80,6 +80,8 @@ def majority_bar(positive: int, total: int) -> dict:
 
 def resolve_accuracy_bar(exec_properties: Dict[str, Any], examples: types.Artifact):
     """(exec_properties with the accuracy bar resolved, {"value", "rule"} of that bar)."""
+    if standard_component_specs.EVAL_CONFIG_KEY not in exec_properties:
+        return exec_properties, {}
     eval_config = EvaluatorExecutor._eval_config(exec_properties)
     for metrics_spec in eval_config.metrics_specs:
         for metric in metrics_spec.metrics:
@@ -89,7 +91,7 @@ def resolve_accuracy_bar(exec_properties: Dict[str, Any], examples: types.Artifa
                 bound = per_slice.threshold.value_threshold.lower_bound
                 if bound.value != MAJORITY_CLASS_BAR:
                     return exec_properties, {"value": bound.value, "rule": "--min-accuracy"}
-                if not examples.has_custom_property("test_positive"):
+                if examples is None or not examples.has_custom_property("test_positive"):
                     raise ValueError("the majority-class accuracy bar needs the test set's "
                                      "label counts (FileExampleGen records them); set "
                                      "--min-accuracy")
@@ -118,12 +120,11 @@ class EvaluatorExecutor(evaluator_executor.Executor):
         key = standard_component_specs.SCHEMA_KEY
         if input_dict.get(key):
             input_dict[key] = [self._projected_schema(input_dict[key], exec_properties)]
-        examples = artifact_utils.get_single_instance(
-            input_dict[standard_component_specs.EXAMPLES_KEY])
+        examples = (input_dict.get(standard_component_specs.EXAMPLES_KEY) or [None])[0]
         exec_properties, bar = resolve_accuracy_bar(exec_properties, examples)
         super().Do(input_dict, output_dict, exec_properties)
         window = (json.loads(examples.get_string_custom_property("window"))
-                  if examples.has_custom_property("window") else [])
+                  if examples is not None and examples.has_custom_property("window") else [])
         for blessing in output_dict.get(standard_component_specs.BLESSING_KEY, []):
             blessing.set_string_custom_property("skew_check", json.dumps(skew, sort_keys=True))
             blessing.set_int_custom_property(BASELINE_VERSION_KEY, baseline_version)

@@ -96,19 +96,38 @@ def _is_local(path: str) -> bool:
 
 
 def newest_served_version(serving_dir: str, skip_copies_of: str = "",
-                          skip_trained_with: str = "") -> Optional[int]:
-    """The newest version TF Serving could load (serving/versions.py); `skip_copies_of` (a
-    Trainer model URI) passes over versions pushed from that model, `skip_trained_with` (a
-    TransformGraph URI) over versions trained on that Transform output."""
-    for version in reversed(loadable_versions(serving_dir)):
+                          skip_trained_with: str = "", models_config: str = "",
+                          model_name: str = "") -> Optional[int]:
+    """The version TF Serving serves: with a `stable` label in `models_config` (written by
+    `imdb-pipeline serving-config`), the version it names, since with labels the server serves
+    exactly the listed versions; otherwise the newest version it could load
+    (serving/versions.py). `skip_copies_of` (a Trainer model URI) passes over versions pushed
+    from that model, `skip_trained_with` (a TransformGraph URI) over versions trained on that
+    Transform output; a skipped `stable` falls back to the newest version not skipped."""
+    def skipped(version: int) -> bool:
         if skip_copies_of and pushed_from(serving_dir, version) == skip_copies_of:
-            continue
-        if skip_trained_with and (data_profile.read_profile(
-                os.path.join(serving_dir, str(version))) or {}).get(
-                    data_profile.TRANSFORM_GRAPH_KEY) == skip_trained_with:
-            continue
-        return version
+            return True
+        return bool(skip_trained_with) and (data_profile.read_profile(
+            os.path.join(serving_dir, str(version))) or {}).get(
+                data_profile.TRANSFORM_GRAPH_KEY) == skip_trained_with
+
+    loadable = loadable_versions(serving_dir)
+    stable = version_labels(models_config, model_name).get("stable")
+    if stable in loadable and not skipped(stable):
+        return stable
+    for version in reversed(loadable):
+        if not skipped(version):
+            return version
     return None
+
+
+def version_labels(models_config: str, model_name: str) -> Dict[str, int]:
+    """The model's version labels in a TF Serving models.config ({} without the file)."""
+    if not models_config or not fileio.exists(models_config):
+        return {}
+    from serving.deploy import read_version_labels
+
+    return read_version_labels(models_config, model_name)
 
 
 def _source(serving_dir: str, version: int) -> dict:
@@ -199,11 +218,7 @@ def remove_stale_staging(serving_dir: str, now: Optional[float] = None) -> List[
 
 
 def protected_versions(settings: PusherSettings) -> Set[int]:
-    if not settings.models_config or not fileio.exists(settings.models_config):
-        return set()
-    from serving.deploy import read_version_labels
-
-    return set(read_version_labels(settings.models_config, settings.model_name).values())
+    return set(version_labels(settings.models_config, settings.model_name).values())
 
 
 def prune(serving_dir: str, keep: int, protected: Set[int]) -> List[int]:
@@ -245,11 +260,14 @@ class VersionedPusherExecutor(pusher_executor.Executor):
                              if blessing.has_custom_property(BASELINE_VERSION_KEY) else None)
         # One push at a time per serving dir: two pipelines (two output dirs) may share it.
         with serving_dir_lock(serving_dir):
-            served = newest_served_version(serving_dir)
-            if served is not None and pushed_from(serving_dir, served) == model_uri:
-                logging.info("This model is already served as version %d: nothing pushed.",
-                             served)
-                model_push.set_int_custom_property(ALREADY_SERVED_KEY, served)
+            served = newest_served_version(serving_dir, models_config=settings.models_config,
+                                           model_name=settings.model_name)
+            copies = [v for v in loadable_versions(serving_dir)
+                      if pushed_from(serving_dir, v) == model_uri]
+            if copies:
+                logging.info("This model is already in the serving dir as version %d: nothing "
+                             "pushed.", copies[-1])
+                model_push.set_int_custom_property(ALREADY_SERVED_KEY, copies[-1])
                 self._MarkNotPushed(model_push)
                 return
             check_still_served(serving_dir, served, evaluated_against)

@@ -4,7 +4,8 @@ TFX's `LatestBlessedModelStrategy` resolver asks ML Metadata for the latest bles
 open-source KFP backend cannot run resolvers at all, and on Vertex the compiled query searches
 the whole project's metadata store, not this pipeline's models. The serving dir is what "never
 push a worse model" protects and every runner can read it, so `ServingBaseline` copies its
-newest complete version (skipping copies of the candidate itself) into a `Model` artifact, and
+served version (the one a `stable` label names, else the newest complete one; skipping
+copies of the candidate itself) into a `Model` artifact, and
 the Evaluator (components/evaluator.py) evaluates without a baseline when there is none yet
 (first run: value thresholds only, as with an empty resolver).
 
@@ -32,8 +33,8 @@ SERVED_VERSION_KEY = "served_version"  # Exec property (local cache key) and art
 NO_VERSION = -1
 
 
-def baseline_version(serving_dir: str, candidate_uri: str = "",
-                     trained_with: str = "") -> Optional[int]:
+def baseline_version(serving_dir: str, candidate_uri: str = "", trained_with: str = "",
+                     models_config: str = "", model_name: str = "") -> Optional[int]:
     """The newest loadable version that is not a copy of the candidate itself.
 
     After a run has pushed its model, a rerun with nothing changed gets the same candidate; its
@@ -45,7 +46,8 @@ def baseline_version(serving_dir: str, candidate_uri: str = "",
     then starts from the same base as before and is a cache hit.
     """
     return newest_served_version(serving_dir, skip_copies_of=candidate_uri,
-                                 skip_trained_with=trained_with)
+                                 skip_trained_with=trained_with, models_config=models_config,
+                                 model_name=model_name)
 
 
 def _uri(input_dict: Dict[str, List[types.Artifact]], key: str) -> str:
@@ -53,9 +55,12 @@ def _uri(input_dict: Dict[str, List[types.Artifact]], key: str) -> str:
     return found[0].uri if found else ""
 
 
-def _version(serving_dir: str, input_dict: Dict[str, List[types.Artifact]]) -> Optional[int]:
-    return baseline_version(serving_dir, _uri(input_dict, "candidate"),
-                            _uri(input_dict, "trained_with"))
+def _version(exec_properties: Dict[str, Any],
+             input_dict: Dict[str, List[types.Artifact]]) -> Optional[int]:
+    return baseline_version(exec_properties["serving_dir"], _uri(input_dict, "candidate"),
+                            _uri(input_dict, "trained_with"),
+                            exec_properties.get("models_config") or "",
+                            exec_properties.get("model_name") or "")
 
 
 def has_baseline(model: types.Artifact) -> bool:
@@ -70,7 +75,7 @@ class ServingBaselineExecutor(base_executor.BaseExecutor):
            output_dict: Dict[str, List[types.Artifact]], exec_properties: Dict[str, Any]) -> None:
         serving_dir = exec_properties["serving_dir"]
         model = artifact_utils.get_single_instance(output_dict["model"])
-        version = _version(serving_dir, input_dict)
+        version = _version(exec_properties, input_dict)
         model.set_int_custom_property(SERVED_VERSION_KEY,
                                       NO_VERSION if version is None else version)
         if version is None:
@@ -87,8 +92,7 @@ class ServingBaselineDriver(base_driver.BaseDriver):
 
     def run(self, execution_info: portable_data_types.ExecutionInfo
             ) -> driver_output_pb2.DriverOutput:
-        version = _version(execution_info.exec_properties["serving_dir"],
-                           execution_info.input_dict)
+        version = _version(execution_info.exec_properties, execution_info.input_dict)
         result = driver_output_pb2.DriverOutput()
         result.exec_properties[SERVED_VERSION_KEY].int_value = (
             NO_VERSION if version is None else version)
@@ -96,7 +100,11 @@ class ServingBaselineDriver(base_driver.BaseDriver):
 
 
 class ServingBaselineSpec(types.ComponentSpec):
-    PARAMETERS = {"serving_dir": ExecutionParameter(type=str)}
+    PARAMETERS = {"serving_dir": ExecutionParameter(type=str),
+                  # TF Serving's models.config: with a `stable` label, the version it names is
+                  # the one served (components/pusher.py: newest_served_version).
+                  "models_config": ExecutionParameter(type=str, optional=True),
+                  "model_name": ExecutionParameter(type=str, optional=True)}
     # The Trainer's model: only its URI is read, to skip versions that are copies of it.
     INPUTS = {"candidate": ChannelParameter(type=standard_artifacts.Model, optional=True),
               # The Transform output a warm-started Trainer trains on: only its URI is read.
@@ -113,7 +121,9 @@ class ServingBaseline(base_component.BaseComponent):
     DRIVER_CLASS = ServingBaselineDriver
 
     def __init__(self, serving_dir: str, candidate: Optional[types.BaseChannel] = None,
-                 trained_with: Optional[types.BaseChannel] = None):
+                 trained_with: Optional[types.BaseChannel] = None, models_config: str = "",
+                 model_name: str = ""):
         super().__init__(spec=ServingBaselineSpec(
             serving_dir=serving_dir, candidate=candidate, trained_with=trained_with,
+            models_config=models_config, model_name=model_name,
             model=types.Channel(type=standard_artifacts.Model)))

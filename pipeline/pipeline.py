@@ -119,7 +119,8 @@ def create_components(config: PipelineConfig) -> List:
             max_oov_increase=config.max_oov_increase, action=config.drift_action,
             ledger_dir=config.file_input_settings().ledger_dir,
             accepted_spans=json.dumps(list(config.accept_span)),
-            test_overlap=config.test_overlap).with_id(nodes.DRIFT_GATE)
+            test_overlap=config.test_overlap, models_config=config.resolved_models_config,
+            model_name=config.model_name).with_id(nodes.DRIFT_GATE)
         transform.add_upstream_node(drift_gate)
         gates.append(drift_gate)
 
@@ -136,7 +137,9 @@ def create_components(config: PipelineConfig) -> List:
         # The served model, read like the Evaluator's baseline (no resolver: every runner).
         warm_start_model = ServingBaseline(
             serving_dir=config.resolved_serving_dir,
-            trained_with=transform.outputs["transform_graph"]).with_id(nodes.WARM_START_MODEL)
+            trained_with=transform.outputs["transform_graph"],
+            models_config=config.resolved_models_config, model_name=config.model_name
+        ).with_id(nodes.WARM_START_MODEL)
         training_nodes.append(warm_start_model)
         base_model = warm_start_model.outputs["model"]
     trainer = tfx.components.Trainer(run_fn=RUN_FN, hyperparameters=hyperparameters,
@@ -163,7 +166,9 @@ def create_components(config: PipelineConfig) -> List:
     # It takes the Trainer's model (so it reads the serving dir just before the Evaluator) to
     # skip a served copy of that same model: a rerun with nothing changed is then all cached.
     baseline_model = ServingBaseline(serving_dir=config.resolved_serving_dir,
-                                     candidate=trainer.outputs["model"]
+                                     candidate=trainer.outputs["model"],
+                                     models_config=config.resolved_models_config,
+                                     model_name=config.model_name
                                      ).with_id(nodes.SERVING_BASELINE)
 
     evaluator = Evaluator(

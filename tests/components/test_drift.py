@@ -167,3 +167,21 @@ def test_no_served_model_checks_nothing_and_blocks_nothing(tmp_path):
     result = gate(setup, window)
     assert result["verdict"] == "no served model yet"
     assert result["spans"][0]["verdict"] == span_ledger.UNCHECKED
+
+
+def test_the_drift_check_compares_with_the_version_a_stable_label_names(setup, tmp_path):
+    from google.protobuf import text_format
+
+    from serving.deploy import model_server_config
+
+    # Version 2 (newest, no traffic) learned span 2; the stable version 1 did not.
+    serve(setup["serving"], 2, setup["span1"][:900], setup["span1"][900:],
+          spans=[(1, None), (2, None)])
+    config = str(tmp_path / "models.config")
+    with open(config, "w") as out:
+        out.write(text_format.MessageToString(model_server_config(
+            "imdb", "/models/imdb", stable_version=1)))
+    window = [span_entry(tmp_path, 2, sentences(2, 300))]
+    assert gate(setup, window)["spans"] == []  # Against the newest: nothing new.
+    labelled = gate(setup, window, models_config=config, model_name="imdb")
+    assert labelled["served_version"] == 1 and [c["span"] for c in labelled["spans"]] == [2]

@@ -98,3 +98,52 @@ def test_a_served_copy_of_the_candidate_is_not_its_baseline(tmp_path):
     ServingBaselineExecutor().Do({"candidate": [candidate]}, {"model": [model]},
                                  {"serving_dir": serving})
     assert model.get_int_custom_property("served_version") == 1
+
+
+def _label_stable(tmp_path, serving_dir, version) -> str:
+    from google.protobuf import text_format
+
+    from serving.deploy import model_server_config
+
+    path = str(tmp_path / "models.config")
+    with open(path, "w") as out:
+        out.write(text_format.MessageToString(model_server_config(
+            "imdb", "/models/imdb", stable_version=version)))
+    return path
+
+
+def test_with_a_stable_label_the_labelled_version_is_the_served_one(tmp_path):
+    """TF Serving serves what models.config's labels name, not the newest folder: the
+    baseline, the drift check, warm start and the push check compare with that version."""
+    serving = tmp_path / "serving"
+    for version in (5, 6, 7):
+        serve(serving, version)
+    config = _label_stable(tmp_path, serving, 6)
+    assert newest_served_version(str(serving)) == 7
+    assert newest_served_version(str(serving), models_config=config, model_name="imdb") == 6
+    model = standard_artifacts.Model()
+    model.uri = str(tmp_path / "baseline")
+    ServingBaselineExecutor().Do({}, {"model": [model]}, {
+        "serving_dir": str(serving), "models_config": config, "model_name": "imdb"})
+    assert model.get_int_custom_property("served_version") == 6
+    # A label on a version that is gone: the newest loadable one, as without labels.
+    assert newest_served_version(str(serving), models_config=_label_stable(tmp_path, serving,
+                                                                           9),
+                                 model_name="imdb") == 7
+
+
+def test_the_push_check_compares_with_the_stable_version(tmp_path):
+    """A model evaluated against stable version 6 may be pushed though version 7 is newer
+    (7 gets no traffic); one evaluated against 7 may not."""
+    import pytest
+
+    from components.pusher import PushError, check_still_served
+
+    serving = tmp_path / "serving"
+    for version in (6, 7):
+        serve(serving, version)
+    config = _label_stable(tmp_path, serving, 6)
+    served = newest_served_version(str(serving), models_config=config, model_name="imdb")
+    check_still_served(str(serving), served, 6)
+    with pytest.raises(PushError, match="evaluated against version 7"):
+        check_still_served(str(serving), served, 7)

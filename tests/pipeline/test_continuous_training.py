@@ -1,12 +1,15 @@
-"""Continuous training on tiny CSV spans, as a user runs it: span 1, then span 2 with a window
-of 2 and warm start, then a drifted span that is blocked before Transform. Three real local
-pipeline runs (about 3 minutes); every other own-data test uses components alone."""
+"""Continuous training on tiny CSV spans, as a user lives with it: span 1, span 2 with a window
+of 2 and warm start, a drifted span 3 blocked before Transform, span 4 whose window of 2 leaves
+the blocked span out, a rerun with nothing changed (a cache hit), and a changed test file
+(evaluated again). Real local pipeline runs (about 5 minutes); every other own-data test uses
+components alone."""
 import os
 
 import pytest
 import tensorflow as tf
 
 from cli import main as cli
+from components import span_ledger
 from tests.tiny_data import tiny_csv_reviews, write_tiny_csv, write_tiny_spans
 
 
@@ -34,6 +37,25 @@ def runs(tmp_path_factory, tiny_glove_path):
                    ("negative", "positive"))
     done["drift_exit_code"] = cli.main(["run", *flags, "--span", "3", "--window", "2"])
     done["after_drift"] = report.latest_run(config)
+    # Span 4, like spans 1-2: its window of 2 must not take the blocked span 3 back in.
+    write_tiny_csv(os.path.join(str(root / "reviews"), "span-4", "reviews.csv"),
+                   tiny_csv_reviews("span-4", 100), ("negative", "positive"))
+    span4 = ["run", *flags, "--span", "4", "--window", "2"]
+    assert cli.main(span4) == 0
+    done["span4"] = report.latest_run(config)
+    assert cli.main(span4) == 0
+    done["rerun"] = report.latest_run(config)
+    # Ten test reviews removed: the same flags must score the new test set.
+    test_file = layout["test_pattern"].replace("*", "reviews")
+    with open(test_file, encoding="utf-8", newline="") as f:
+        lines = f.read().split("\r\n")
+    with open(test_file, "w", encoding="utf-8", newline="") as f:
+        f.write("\r\n".join(lines[:-11] + [""]))
+    assert cli.main(span4) == 0
+    done["new_test"] = report.latest_run(config)
+    done["ledger"] = span_ledger.read(make_config(
+        output_dir=out, input_pattern=layout["input_pattern"],
+        test_pattern=layout["test_pattern"]).span_ledger_dir)
     return layout, done
 
 
@@ -70,3 +92,41 @@ def test_a_drifted_span_is_blocked_before_transform(runs):
     assert blocked.nodes["DriftGate"].state != "COMPLETE"
     assert "Transform" not in blocked.nodes or blocked.nodes["Transform"].state == "CACHED"
     assert blocked.pushed_destination is None
+
+
+def test_a_blocked_span_stays_out_and_the_next_span_trains(runs):
+    layout, done = runs
+    assert done["ledger"][(3, None)]["verdict"] == span_ledger.BLOCKED
+    assert "label balance" in done["ledger"][(3, None)]["breaches"][0]
+    span4 = done["span4"]
+    assert span4.spans() == {"span": 4, "window": [2, 4]}
+    assert list(span4.skipped_spans()) == [3]
+    counts = span4.split_counts()
+    assert counts["train"] + counts["eval"] == len(layout["rows"][2]) + len(
+        tiny_csv_reviews("span-4", 100))
+    # The served model (span 2's) learned spans 1 and 2: only span 4 is new to it.
+    drift = span4.drift()
+    assert [entry["span"] for entry in drift["spans"]] == [4]
+    assert drift["spans"][0]["verdict"] == span_ledger.PASSED
+    assert done["ledger"][(4, None)]["verdict"] == span_ledger.PASSED
+    text = report_text(span4, done["ledger"])
+    assert "span 3 left out of the window" in text and "span 3 blocked" in text
+
+
+def test_a_rerun_is_cached_and_a_changed_test_file_is_scored_again(runs):
+    _, done = runs
+    rerun = done["rerun"]
+    assert {n.state for n in rerun.nodes.values()} == {"CACHED"}, {
+        n.node: n.state for n in rerun.nodes.values()}
+    before = done["span4"].split_counts()["test"]
+    new = done["new_test"]
+    assert new.nodes["FileExampleGen"].state == "COMPLETE"
+    assert new.nodes["Evaluator"].state == "COMPLETE"
+    assert new.split_counts()["test"] == before - 10
+    assert int(new.test_metrics()["example_count"]) == before - 10
+
+
+def report_text(run, ledger=None) -> str:
+    from reports import report
+
+    return report.format_report(run, None, ledger)

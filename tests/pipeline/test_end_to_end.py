@@ -220,3 +220,23 @@ def test_cli_exits_without_tf_teardown_tracebacks(first_run, pipeline_config):
     assert done.returncode == 0, done.stderr[-2000:]
     assert len(done.stdout.strip().splitlines()) == 1
     assert "Exception ignored" not in done.stderr and "Traceback" not in done.stderr
+
+
+def test_the_export_carries_what_the_next_run_checks_against(first_run, pushed_model_dir):
+    """The profile's OOV share is measured on `eval` (reviews the vocabulary was not built
+    from, as a new span's are not), and the hashes of every labelled review it learned from
+    (train and eval, normalized) are in the export for the leakage check."""
+    from contract import data_profile, review_hashes
+    from tests.tiny_data import TinyImdb, tiny_text
+    import random
+
+    profile = data_profile.read_profile(pushed_model_dir)
+    assert profile[data_profile.OOV_MEASURED_ON_KEY] == "eval"
+    lineage = review_hashes.read(pushed_model_dir)
+    rng = random.Random("train-seed")  # TinyImdb's train split, rebuilt as it was written.
+    train = [tiny_text(rng, index) for index in range(TinyImdb.NUM_EXAMPLES["train"])]
+    expected = review_hashes.hashes(t.encode() for t in train)
+    assert len(lineage) == len(expected) and (lineage == expected).all()
+    test = [tiny_text(random.Random("test-seed"), i) for i in range(3)]
+    assert review_hashes.count_shared(review_hashes.hashes(t.encode() for t in test if t),
+                                      lineage) == sum(1 for t in test if t and t in train)

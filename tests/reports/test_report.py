@@ -21,3 +21,72 @@ def test_plot_trials_writes_a_png_that_grows_with_the_trials(tmp_path):
     few_height = matplotlib.image.imread(few).shape[0]
     many_height = matplotlib.image.imread(many).shape[0]
     assert few_height > 100 and many_height > few_height
+
+
+def _refused_run(monkeypatch, failures, bar):
+    """A RunReport whose Evaluator refused the model with `failures` (TFMA's
+    ValidationFailure protos), read as the report reads a real one."""
+    import json
+
+    import tensorflow_model_analysis as tfma
+    from ml_metadata.proto import metadata_store_pb2
+    from tensorflow_model_analysis.proto import validation_result_pb2 as vr
+
+    from reports import report
+
+    def artifact(**props):
+        found = metadata_store_pb2.Artifact(uri="evaluation")
+        for key, value in props.items():
+            target = found.custom_properties[key]
+            if isinstance(value, str):
+                target.string_value = value
+            else:
+                target.int_value = value
+        return found
+
+    result = vr.ValidationResult(validation_ok=False)
+    result.metric_validations_per_slice.add(failures=failures)
+    monkeypatch.setattr(tfma, "load_validation_result", lambda uri: result)
+    monkeypatch.setattr(report.RunReport, "baseline_metrics",
+                        lambda self, slice_key=(): {"binary_accuracy": 0.7301})
+    evaluator = report.NodeRun("Evaluator", "COMPLETE", 1.0, {
+        "evaluation": [artifact()],
+        "blessing": [artifact(blessed=0, accuracy_bar=json.dumps(bar))]})
+    baseline = report.NodeRun("ServingBaseline", "COMPLETE", 1.0,
+                              {"model": [artifact(served_version=1700000000)]})
+    pusher = report.NodeRun("Pusher", "COMPLETE", 1.0, {"pushed_model": [artifact(pushed=0)]})
+    return report.RunReport("r", {"Evaluator": evaluator, "ServingBaseline": baseline,
+                                  "Pusher": pusher}, "m")
+
+
+def _failure(value, lower_bound=None, change=None):
+    from tensorflow_model_analysis.proto import config_pb2, metrics_for_slice_pb2
+    from tensorflow_model_analysis.proto import validation_result_pb2 as vr
+
+    threshold = config_pb2.MetricThreshold()
+    if change is None:
+        threshold.value_threshold.lower_bound.value = lower_bound
+    else:
+        threshold.change_threshold.absolute.value = change
+    failure = vr.ValidationFailure(
+        metric_key=metrics_for_slice_pb2.MetricKey(name="binary_accuracy",
+                                                   is_diff=change is not None),
+        metric_threshold=threshold)
+    failure.metric_value.double_value.value = value
+    return failure
+
+
+def test_a_refusal_names_the_value_the_bar_and_the_flag(monkeypatch):
+    """The CLI's summary said only "not pushed: the model was not blessed"."""
+    bar = {"value": 0.5202, "rule": "beat the majority class: always answering label 1 scores "
+                                    "0.5192 on the 1040 test reviews"}
+    run = _refused_run(monkeypatch, [_failure(0.5100, lower_bound=0.5202)], bar)
+    assert run.push_status() == (
+        "not pushed: not blessed: test accuracy 0.5100 is below the bar 0.5202 (beat the "
+        "majority class: always answering label 1 scores 0.5192 on the 1040 test reviews; "
+        "--min-accuracy sets another)")
+    run = _refused_run(monkeypatch, [_failure(-0.0110, change=-1e-10)],
+                       {"value": 0.85, "rule": "--min-accuracy"})
+    assert run.blessing_failures() == [
+        "test accuracy is 0.0110 below served version 1700000000's 0.7301 (allowed drop "
+        "0.0000, --max-accuracy-drop)"]

@@ -52,8 +52,13 @@ def test_scores_equal_the_serving_signature(pushed_model_dir, inputs, tmp_path, 
     with open(output, encoding="utf-8", newline="") as f:
         rows = ([json.loads(line) for line in f] if suffix == ".jsonl"
                 else list(csv.DictReader(f)))
+    # The row is where the review starts in its file: CSV lines after the header, a record's
+    # quoted newlines count; the .txt's lines; TFRecord records.
+    csv_rows = np.cumsum([2] + [text.count("\n") + 1 for text in texts["a.csv"][:-1]])
+    rows_of = {"a.csv": csv_rows.tolist(), "b.txt": [1, 2], "c.tfrecord": [1, 2]}
     expected = [(name, row, text) for name in sorted(texts)
-                for row, text in enumerate(texts[name], start=1)]
+                for row, text in zip(rows_of[name], texts[name])]
+    assert len(expected) == sum(len(t) for t in texts.values())
     assert [(os.path.basename(r["file"]), int(r["row"])) for r in rows] == [
         (name, row) for name, row, _ in expected]
     want = _signature_scores(pushed_model_dir, [text for *_, text in expected])
