@@ -27,7 +27,8 @@ from tfx.types.component_spec import ChannelParameter, ExecutionParameter
 
 import components.span_ledger as span_ledger
 from components.pusher import newest_served_version, served_spans
-from contract import data_profile, review_files, review_hashes
+from components.file_example_gen import PROFILES_DIR, TEST_HASHES_FILE
+from contract import data_profile, review_hashes
 from contract.errors import UserError
 
 SERVED_VERSION_KEY = "served_version"
@@ -48,22 +49,24 @@ class DataDrift(types.Artifact):
     TYPE_NAME = "components.DataDrift"  # Importable by that path (components/__init__.py).
 
 
-def span_profile(files, review_format: review_files.ReviewFormat, vocabulary):
-    texts, labels = [], []
-    for path in files:
-        for text, label in review_files.read_reviews(path, review_format):
-            texts.append(text)
-            labels.append(label)
-    return data_profile.profile(texts, labels, vocabulary)
+def read_counts(examples_uri: str, span: int) -> dict:
+    """A span's counts (data_profile.count) that FileExampleGen wrote while reading it."""
+    import tensorflow as tf
+
+    path = os.path.join(examples_uri, PROFILES_DIR, f"span-{span}.json")
+    with tf.io.gfile.GFile(path) as f:
+        return json.load(f)
 
 
-def test_hashes(files, review_format: review_files.ReviewFormat):
-    return review_hashes.unique(review_hashes.review_hash(text) for path in files
-                                for text, _ in review_files.read_reviews(path, review_format))
+def read_test_hashes(examples_uri: str):
+    import numpy as np
+    import tensorflow as tf
+
+    with tf.io.gfile.GFile(os.path.join(examples_uri, TEST_HASHES_FILE), "rb") as f:
+        return np.frombuffer(f.read(), dtype="<u8").astype(np.uint64)
 
 
-def check_drift(window: List[Dict[str, Any]], test_files: List[str],
-                review_format: review_files.ReviewFormat, serving_dir: str,
+def check_drift(window: List[Dict[str, Any]], examples_uri: str, serving_dir: str,
                 limits: data_profile.DriftThresholds, action: str, ledger_dir: str,
                 accepted=(), test_overlap: str = "block", models_config: str = "",
                 model_name: str = "") -> dict:
@@ -93,7 +96,8 @@ def check_drift(window: List[Dict[str, Any]], test_files: List[str],
         else:
             if vocabulary is None:
                 vocabulary = data_profile.read_vocabulary(export)
-            checked["profile"] = span_profile(entry["files"], review_format, vocabulary)
+            checked["profile"] = data_profile.profile_of(read_counts(examples_uri, span),
+                                                         vocabulary)
             checked["breaches"] = data_profile.breaches(served, checked["profile"], limits)
             checked["verdict"] = (span_ledger.PASSED if not checked["breaches"] else
                                   span_ledger.BLOCKED if action == "block" else
@@ -109,7 +113,7 @@ def check_drift(window: List[Dict[str, Any]], test_files: List[str],
         result["spans"].append(checked)
     lineage = export and review_hashes.read(export)
     if lineage is not None and len(lineage):
-        shared = review_hashes.count_shared(test_hashes(test_files, review_format), lineage)
+        shared = review_hashes.count_shared(read_test_hashes(examples_uri), lineage)
         result["test_shared_with_served"] = shared
         if shared:
             message = (f"{shared} test reviews repeat reviews that served version {version} "
@@ -144,12 +148,8 @@ class DriftGateExecutor(base_executor.BaseExecutor):
         examples = artifact_utils.get_single_instance(input_dict["examples"])
         drift = artifact_utils.get_single_instance(output_dict["drift"])
         p = exec_properties
-        review_format = review_files.ReviewFormat(p["text_feature"], p["label_feature"],
-                                                  tuple(json.loads(p["label_values"])),
-                                                  p["input_format"])
         result = check_drift(
-            json.loads(examples.get_string_custom_property("window")),
-            json.loads(examples.get_string_custom_property("test_files")), review_format,
+            json.loads(examples.get_string_custom_property("window")), examples.uri,
             p["serving_dir"], data_profile.DriftThresholds(
                 p["max_label_shift"], p["max_length_change"], p["max_oov_increase"]),
             p["action"], p["ledger_dir"], json.loads(p["accepted_spans"]), p["test_overlap"],
@@ -179,10 +179,6 @@ class DriftGateDriver(base_driver.BaseDriver):
 class DriftGateSpec(types.ComponentSpec):
     PARAMETERS = {
         "serving_dir": ExecutionParameter(type=str),
-        "text_feature": ExecutionParameter(type=str),
-        "label_feature": ExecutionParameter(type=str),
-        "label_values": ExecutionParameter(type=str),  # JSON list.
-        "input_format": ExecutionParameter(type=str),
         "max_label_shift": ExecutionParameter(type=float),
         "max_length_change": ExecutionParameter(type=float),
         "max_oov_increase": ExecutionParameter(type=float),

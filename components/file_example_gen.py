@@ -32,7 +32,7 @@ from tfx.types import artifact_utils, standard_component_specs
 
 from components import spans
 import components.span_ledger as span_ledger
-from contract import review_files, review_hashes
+from contract import data_profile, review_files, review_hashes
 from contract.review_files import InputDataError, ReviewFormat
 from components.tfds_example_gen import SPLITS, hash_bucket
 
@@ -163,10 +163,7 @@ def check_input(settings: FileInputSettings, span: Optional[int] = None) -> Inpu
             test.append(review_hashes.review_hash(text))
     shared = review_hashes.count_shared(test, training)
     if shared:
-        message = (f"{shared} of the {counts['test']} test reviews ({settings.test_pattern}) "
-                   f"are also in the training spans {[e['span'] for e in window.spans]} "
-                   "(compared after lowercasing and removing markup and extra whitespace): a "
-                   "test set must be unseen; remove them from one side")
+        message = shared_message(shared, counts["test"], settings.test_pattern, window)
         if settings.test_overlap == "block":
             raise InputDataError(message + " (or pass --test-overlap warn)")
         logging.warning("%s; --test-overlap warn: going on.", message)
@@ -187,8 +184,54 @@ def _to_example(review: Tuple[bytes, int], text_feature: str, label_feature: str
     })).SerializeToString()
 
 
+_METRICS = "file_example_gen"  # Beam counters: split sizes, test labels, leakage.
+PROFILES_DIR = "span_profiles"  # In the Examples artifact: each span's counts, for DriftGate.
+TEST_HASHES_FILE = "test_reviews.u64"  # In the Examples artifact: the test set's hashes.
+
+
+class _Counted(beam.DoFn):
+    """Passes reviews through, counting them (and the positive ones) per split."""
+
+    def __init__(self, split: str):
+        self._split = split
+
+    def setup(self):
+        self._count = beam.metrics.Metrics.counter(_METRICS, self._split)
+        self._positive = beam.metrics.Metrics.counter(_METRICS, f"{self._split}_positive")
+
+    def process(self, review):
+        self._count.inc()
+        self._positive.inc(review[1])
+        yield review
+
+
+def _count_shared(keyed):
+    """(hash, [0 for each window review, 1 for each test review]) -> test reviews that repeat
+    a window review."""
+    _, sides = keyed
+    sides = list(sides)
+    if 0 in sides:
+        beam.metrics.Metrics.counter(_METRICS, "test_shared").inc(sides.count(1))
+
+
+def _write_json(value, path: str) -> None:
+    with tf.io.gfile.GFile(path, "w") as out:
+        json.dump(value, out)
+
+
+def _write_hashes(values, path: str) -> None:
+    with tf.io.gfile.GFile(path, "wb") as out:
+        out.write(review_hashes.unique(values).astype("<u8").tobytes())
+
+
+def _span_counts(batch):
+    return data_profile.count([text for text, _ in batch], [label for _, label in batch])
+
+
 class Executor(base_example_gen_executor.BaseExampleGenExecutor):
-    """Reads the window's training files and the test files into train/eval/test."""
+    """Reads the window's training files and the test files into train/eval/test, in one pass
+    that also counts the splits, checks the test set against the window and profiles each span
+    for DriftGate (so that no input is read again after the CLI's check)."""
 
     def GetInputSourceToExamplePTransform(self) -> beam.PTransform:
         # Not used: GenerateExamplesByBeam below reads several spans and a second file set,
@@ -200,7 +243,8 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
         settings = FileInputSettings.from_exec_properties(exec_properties)
         # The span TFX's driver resolved (0 without {SPAN}) and fingerprinted.
         span = int(exec_properties.get("span") or 0)
-        self._summary = summary = check_input(settings, span)
+        self._window = window = resolve_window(settings, span)
+        out = self._output_uri
 
         def reviews(files: List[str], name: str):
             # One file is read by one worker; the reshuffle spreads its reviews over all of
@@ -212,12 +256,36 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
                                                       settings.review_format)
                     | f"Spread[{name}]" >> beam.Reshuffle())
 
+        per_span = []
+        for entry in window.spans:
+            name = f"span-{entry['span']}"
+            rows = reviews(entry["files"], name)
+            per_span.append(rows)
+            _ = (rows
+                 | f"Batch[{name}]" >> beam.BatchElements(min_batch_size=256,
+                                                          max_batch_size=4096)
+                 | f"Count[{name}]" >> beam.Map(_span_counts)
+                 | f"Merge[{name}]" >> beam.CombineGlobally(data_profile.merge)
+                 | f"Profile[{name}]" >> beam.Map(_write_json, os.path.join(
+                     out, PROFILES_DIR, f"{name}.json")))
+        training = per_span | "Window" >> beam.Flatten()
+        test = reviews(window.test_files, "test")
+        keyed_test = test | "HashTest" >> beam.Map(
+            lambda r: (review_hashes.review_hash(r[0]), 1))
+        _ = ((training | "HashWindow" >> beam.Map(
+                lambda r: (review_hashes.review_hash(r[0]), 0)), keyed_test)
+             | "Both" >> beam.Flatten() | "ByHash" >> beam.GroupByKey()
+             | "Shared" >> beam.Map(_count_shared))
+        _ = (keyed_test | "TestHashes" >> beam.Map(lambda kv: kv[0])
+             | "AllTestHashes" >> beam.combiners.ToList()
+             | "WriteTestHashes" >> beam.Map(_write_hashes, os.path.join(out,
+                                                                          TEST_HASHES_FILE)))
         to_example = beam.Map(_to_example, settings.text_feature, settings.label_feature)
-        train, evaluation = reviews(summary.train_files, "train") | "HashSplit" >> beam.Partition(
+        train, evaluation = training | "HashSplit" >> beam.Partition(
             lambda review, _: int(hash_bucket(review[0]) < settings.eval_percent), 2)
-        return {"train": train | "ToExample[train]" >> to_example,
-                "eval": evaluation | "ToExample[eval]" >> to_example,
-                "test": reviews(summary.test_files, "test") | "ToExample[test]" >> to_example}
+        return {split: rows | f"Counted[{split}]" >> beam.ParDo(_Counted(split))
+                | f"ToExample[{split}]" >> to_example
+                for split, rows in (("train", train), ("eval", evaluation), ("test", test))}
 
     def Do(self, input_dict: Dict[str, List[types.Artifact]],
            output_dict: Dict[str, List[types.Artifact]],
@@ -227,32 +295,57 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
         examples = artifact_utils.get_single_instance(output_dict["examples"])
         examples.split_names = artifact_utils.encode_split_names(list(SPLITS))
         file_format = exec_properties[standard_component_specs.OUTPUT_FILE_FORMAT_KEY]
-        with self._make_beam_pipeline() as pipeline:
-            for split, records in self.GenerateExamplesByBeam(pipeline, exec_properties).items():
-                _ = records | f"WriteSplit[{split}]" >> write_split.WriteSplit(
-                    artifact_utils.get_split_uri([examples], split), file_format,
-                    exec_properties)
+        self._output_uri = examples.uri
+        tf.io.gfile.makedirs(os.path.join(examples.uri, PROFILES_DIR))
+        settings = FileInputSettings.from_exec_properties(exec_properties)
+        pipeline = self._make_beam_pipeline()
+        for split, records in self.GenerateExamplesByBeam(pipeline, exec_properties).items():
+            _ = records | f"WriteSplit[{split}]" >> write_split.WriteSplit(
+                artifact_utils.get_split_uri([examples], split), file_format, exec_properties)
+        result = pipeline.run()
+        result.wait_until_finish()
+        counted = {name: 0 for name in (*SPLITS, "test_positive", "test_shared")}
+        for counter in result.metrics().query(beam.metrics.MetricsFilter().with_namespace(
+                _METRICS))["counters"]:
+            counted[counter.key.metric.name] = counter.committed
+        window, counts = self._window, {split: counted[split] for split in SPLITS}
+        if counted["test_shared"]:
+            message = shared_message(counted["test_shared"], counts["test"],
+                                     settings.test_pattern, window)
+            if settings.test_overlap == "block":
+                raise InputDataError(message + " (or pass --test-overlap warn)")
+            logging.warning("%s; --test-overlap warn: going on.", message)
+        empty = [split for split, count in counts.items() if not count]
+        if empty:
+            raise InputDataError(f"splits {empty} would be empty ({counts}); check "
+                                 "--eval-percent and the input files")
         examples_utils.set_payload_format(
             examples, exec_properties[standard_component_specs.OUTPUT_DATA_FORMAT_KEY])
         examples_utils.set_file_format(examples, write_split.to_file_format_str(file_format))
-        summary = self._summary
         # TFX's local driver sets these too; Kubeflow's reports only what the executor writes.
-        examples.span = summary.span
-        if summary.version is not None:
-            examples.version = summary.version
-        examples.set_string_custom_property("window_spans", json.dumps(summary.window_spans))
+        examples.span = window.span
+        if window.version is not None:
+            examples.version = window.version
+        examples.set_string_custom_property("window_spans", json.dumps(
+            [entry["span"] for entry in window.spans]))
         # Every span of the window with its version and files: DriftGate checks each span the
         # served model has not trained on; the Evaluator passes the list on to the Pusher.
-        examples.set_string_custom_property("window", json.dumps(summary.window))
+        examples.set_string_custom_property("window", json.dumps(window.spans))
         examples.set_string_custom_property("skipped_spans",
-                                            json.dumps(summary.skipped_spans, sort_keys=True))
-        examples.set_string_custom_property("test_files", json.dumps(summary.test_files))
-        examples.set_int_custom_property("test_positive", summary.test_positive)
-        examples.set_int_custom_property("test_shared", summary.test_shared)
-        examples.set_string_custom_property("split_counts",
-                                            json.dumps(summary.counts, sort_keys=True))
-        for split, count in summary.counts.items():
+                                            json.dumps(window.skipped, sort_keys=True))
+        examples.set_string_custom_property("test_files", json.dumps(window.test_files))
+        examples.set_int_custom_property("test_positive", counted["test_positive"])
+        examples.set_int_custom_property("test_shared", counted["test_shared"])
+        examples.set_string_custom_property("split_counts", json.dumps(counts, sort_keys=True))
+        for split, count in counts.items():
             examples.set_int_custom_property(f"num_examples_{split}", int(count))
+
+
+def shared_message(shared: int, tests: int, test_pattern: str, window: "Window") -> str:
+    return (f"{shared} of the {tests} test reviews ({test_pattern}) are also in the training "
+            f"spans {[e['span'] for e in window.spans]} (compared after lowercasing and "
+            "removing markup and extra whitespace): a test set must be unseen; remove them "
+            "from one side")
 
 
 def window_fingerprint(settings: FileInputSettings, span: int) -> str:

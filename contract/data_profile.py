@@ -9,7 +9,7 @@ over the raw text feature itself (TFDV's L-infinity on its values) would say not
 import dataclasses
 import json
 import os
-from typing import Dict, Iterable, List, Optional, Sequence
+from typing import Any, Dict, Iterable, List, Optional, Sequence
 
 PROFILE_FILE = os.path.join("assets.extra", "data_profile.json")  # In an export.
 VOCABULARY_FILE = os.path.join("assets", "vocab")  # Transform's word vocabulary in an export.
@@ -29,29 +29,63 @@ class DriftThresholds:
     max_oov_increase: float  # Largest rise of the share of tokens outside the vocabulary.
 
 
-def profile(texts: Sequence[bytes], labels: Sequence[int],
-            vocabulary: Iterable[str]) -> Dict[str, float]:
-    """reviews, positive_share, mean_tokens, median_tokens and oov_share (the share of tokens
-    not in `vocabulary`) of labelled reviews, tokenized as Transform tokenizes."""
-    import numpy as np
-    import tensorflow as tf
+def count(texts: Sequence[bytes], labels: Sequence[int]) -> Dict[str, Any]:
+    """What a profile is made of, in a form that adds up over batches (`merge`): reviews,
+    positive, length_histogram {tokens: reviews}, token_counts {token: occurrences}; tokenized as
+    Transform tokenizes."""
+    from collections import Counter
 
     from contract.tokens import tokenize
 
-    known = tf.lookup.StaticHashTable(tf.lookup.KeyValueTensorInitializer(
-        tf.constant(list(vocabulary) or [""], tf.string),
-        tf.ones([max(len(list(vocabulary)), 1)], tf.int64)), default_value=0)
-    lengths: List[int] = []
-    outside = 0
+    lengths: Counter = Counter()
+    tokens: Counter = Counter()
     for start in range(0, len(texts), _BATCH):
-        tokens = tokenize(tf.constant(list(texts[start:start + _BATCH]), tf.string))
-        lengths.extend(tokens.row_lengths().numpy().tolist())
-        outside += int(tf.reduce_sum(1 - known.lookup(tokens.flat_values)))
-    total = max(sum(lengths), 1)
-    return {"reviews": len(texts), "positive_share": float(np.mean(labels)) if labels else 0.0,
-            "mean_tokens": float(np.mean(lengths)) if lengths else 0.0,
-            "median_tokens": float(np.median(lengths)) if lengths else 0.0,
-            "oov_share": outside / total}
+        import tensorflow as tf
+
+        batch = tokenize(tf.constant(list(texts[start:start + _BATCH]), tf.string))
+        lengths.update(batch.row_lengths().numpy().tolist())
+        tokens.update(t.decode("utf-8", "replace") for t in batch.flat_values.numpy())
+    return {"reviews": len(texts), "positive": int(sum(labels)),
+            "length_histogram": dict(lengths), "token_counts": dict(tokens)}
+
+
+def merge(parts: Iterable[Dict[str, Any]]) -> Dict[str, Any]:
+    from collections import Counter
+
+    total = {"reviews": 0, "positive": 0}
+    lengths: Counter = Counter()
+    tokens: Counter = Counter()
+    for part in parts:
+        total["reviews"] += part["reviews"]
+        total["positive"] += part["positive"]
+        lengths.update({int(k): v for k, v in part["length_histogram"].items()})
+        tokens.update(part["token_counts"])
+    return {**total, "length_histogram": dict(lengths), "token_counts": dict(tokens)}
+
+
+def profile_of(counts: Dict[str, Any], vocabulary: Iterable[str]) -> Dict[str, float]:
+    """reviews, positive_share, mean_tokens, median_tokens and oov_share (the share of tokens
+    not in `vocabulary`) from `count`'s result."""
+    known = set(vocabulary)
+    reviews = counts["reviews"]
+    histogram = sorted((int(k), v) for k, v in counts["length_histogram"].items())
+    total_tokens = sum(length * n for length, n in histogram)
+    median, seen = 0.0, 0
+    for length, n in histogram:  # The middle review's length (the mean of the middle two).
+        low = seen < (reviews + 1) // 2 <= seen + n
+        high = seen < reviews // 2 + 1 <= seen + n
+        median += (length if low else 0) + (length if high else 0)
+        seen += n
+    inside = sum(n for token, n in counts["token_counts"].items() if token in known)
+    return {"reviews": reviews, "positive_share": counts["positive"] / reviews if reviews else 0.0,
+            "mean_tokens": total_tokens / reviews if reviews else 0.0,
+            "median_tokens": median / 2, "oov_share": 1 - inside / max(total_tokens, 1)}
+
+
+def profile(texts: Sequence[bytes], labels: Sequence[int],
+            vocabulary: Iterable[str]) -> Dict[str, float]:
+    """The profile of labelled reviews (see `profile_of`)."""
+    return profile_of(count(texts, labels), vocabulary)
 
 
 def breaches(served: Dict[str, float], new: Dict[str, float],

@@ -112,9 +112,7 @@ def create_components(config: PipelineConfig) -> List:
         # latter).
         drift_gate = DriftGate(
             examples=example_gen.outputs["examples"], serving_dir=config.resolved_serving_dir,
-            text_feature=config.text_feature, label_feature=config.label_feature,
-            label_values=json.dumps(list(config.label_values)),
-            input_format=config.input_format, max_label_shift=config.max_label_shift,
+            max_label_shift=config.max_label_shift,
             max_length_change=config.max_length_change,
             max_oov_increase=config.max_oov_increase, action=config.drift_action,
             ledger_dir=config.file_input_settings().ledger_dir,

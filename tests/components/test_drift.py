@@ -12,7 +12,8 @@ from components import span_ledger
 from components.drift import DriftError, check_drift
 from contract import data_profile, review_hashes
 from contract.names import SOURCE_FILE
-from contract.review_files import ReviewFormat
+from components.file_example_gen import PROFILES_DIR, TEST_HASHES_FILE
+from contract.review_files import ReviewFormat, read_reviews
 from contract.tokens import tokenize
 from pipeline.config import PipelineConfig
 from tests.tiny_data import write_tiny_csv
@@ -68,8 +69,13 @@ def serve(serving_dir, version: int, train_rows, eval_rows, spans=(), yardstick=
 
 
 def span_entry(tmp_path, span: int, rows, version=None):
+    """A window entry, and the span's counts where FileExampleGen leaves them."""
     path = str(tmp_path / "data" / f"span-{span}" / "reviews.csv")
     write_tiny_csv(path, rows)
+    profiles = tmp_path / "examples" / PROFILES_DIR
+    profiles.mkdir(parents=True, exist_ok=True)
+    with open(profiles / f"span-{span}.json", "w") as out:
+        json.dump(data_profile.count([t.encode() for t, _ in rows], [y for _, y in rows]), out)
     return {"span": span, "version": version, "files": [path]}
 
 
@@ -86,8 +92,14 @@ def setup(tmp_path):
 
 
 def gate(setup, window, action="block", **kwargs):
-    return check_drift(window, setup["test"], FORMAT, setup["serving"], LIMITS, action,
-                       setup["ledger"], **kwargs)
+    """DriftGate's check, with the test file's hashes where FileExampleGen leaves them."""
+    examples = os.path.join(os.path.dirname(setup["ledger"]), "examples")
+    os.makedirs(examples, exist_ok=True)
+    texts = [text for path in setup["test"] for text, _ in read_reviews(path, FORMAT)]
+    with open(os.path.join(examples, TEST_HASHES_FILE), "wb") as out:
+        out.write(review_hashes.hashes(texts).astype("<u8").tobytes())
+    return check_drift(window, examples, setup["serving"], LIMITS, action, setup["ledger"],
+                       **kwargs)
 
 
 @pytest.mark.parametrize("size", [300, 3000])
