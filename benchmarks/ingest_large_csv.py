@@ -5,6 +5,8 @@ repeated with a copy number until the size is reached; unsupervised reviews get 
 their hash) and `<work>/test/reviews.csv` (IMDB test reviews), then times, each in its own
 process, with that process's peak resident memory (getrusage):
 
+  imports         the same process doing nothing but import TFX and the pipeline's ingestion
+                  (the memory every step starts from)
   preflight       the CLI's check of every row (components/file_example_gen.py: check_input)
   FileExampleGen  the pipeline's ingestion as one-node TFX pipeline (BeamDagRunner, DirectRunner)
   CsvExampleGen   TFX's own CSV ingestion of the same file, the same way
@@ -73,6 +75,11 @@ def _settings(work: str):
 
 def step(name: str, work: str) -> dict:
     """Runs one measured step in this process; returns what it counted."""
+    if name == "imports":  # What the steps' processes hold before reading anything.
+        import components.file_example_gen  # noqa: F401
+        from tfx import v1  # noqa: F401
+
+        return {}
     if name == "preflight":
         from components.file_example_gen import check_input
 
@@ -114,6 +121,8 @@ def main() -> None:
     parser.add_argument("--work-dir", required=True)
     parser.add_argument("--size-gb", type=float, default=1.0)
     parser.add_argument("--tfds-data-dir", default=os.path.expanduser("~/tensorflow_datasets"))
+    parser.add_argument("--steps", default="imports,preflight,FileExampleGen,CsvExampleGen",
+                        help="Which steps to time (comma-separated) [default: %(default)s].")
     parser.add_argument("--step", help=argparse.SUPPRESS)
     args = parser.parse_args()
     work = os.path.abspath(args.work_dir)
@@ -134,7 +143,8 @@ def main() -> None:
     print(f"CPU: {cpu_model()}; {big}: {size / 2**30:.2f} GiB, {rows:,} reviews")
     print("| step | seconds | reviews/s | peak memory (RSS) |")
     print("|---|---|---|---|")
-    for name in ("preflight", "FileExampleGen", "CsvExampleGen"):
+    steps = args.steps.split(",")
+    for name in steps:
         result = measure(name, work)
         print(f"| {name} | {result['seconds']:.0f} | {rows / result['seconds']:,.0f} | "
               f"{result.get('peak_rss_mb', '?')} MB |" + (

@@ -53,9 +53,12 @@ def runs(tmp_path_factory, tiny_glove_path):
         f.write("\r\n".join(lines[:-11] + [""]))
     assert cli.main(span4) == 0
     done["new_test"] = report.latest_run(config)
-    done["ledger"] = span_ledger.read(make_config(
-        output_dir=out, input_pattern=layout["input_pattern"],
-        test_pattern=layout["test_pattern"]).span_ledger_dir)
+    own = make_config(output_dir=out, input_pattern=layout["input_pattern"],
+                      test_pattern=layout["test_pattern"])
+    done["ledger"] = span_ledger.read(own.span_ledger_dir)
+    from reports import html_report
+
+    done["span4_html"] = html_report.build_html(done["span4"], own)
     return layout, done
 
 
@@ -111,6 +114,9 @@ def test_a_blocked_span_stays_out_and_the_next_span_trains(runs):
     assert done["ledger"][(4, None)]["verdict"] == span_ledger.PASSED
     text = report_text(span4, done["ledger"])
     assert "span 3 left out of the window" in text and "span 3 blocked" in text
+    page = done["span4_html"]
+    assert 'data-key="span_verdict:3">blocked<' in page
+    assert 'data-key="span_verdict:4">passed<' in page and 'data-key="skipped:3"' in page
 
 
 def test_a_rerun_is_cached_and_a_changed_test_file_is_scored_again(runs):
