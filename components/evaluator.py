@@ -1,6 +1,6 @@
 """TFX's Evaluator, as this pipeline runs it.
 
-Three changes to the stock executor, none about what TFMA computes:
+Four changes to the stock executor, none about what TFMA computes:
 
 - Before TFMA runs, the training/serving skew guard (components/skew_guard.py) checks a sample
   of the stored `eval` Examples against the candidate export: the text is what a client sends,

@@ -1,15 +1,21 @@
 """ExampleGen over the user's own labelled reviews: CSV or TFRecord files, in spans.
 
-A `FileBasedExampleGen` (TFX's driver resolves `{SPAN}`/`{VERSION}` of the training files and
-fingerprints them, locally and in Kubeflow V2's file-based driver alike) with this executor:
+A `FileBasedExampleGen` (TFX's input processor resolves `{SPAN}`/`{VERSION}`, locally and in
+Kubeflow V2's file-based driver alike) with this driver and executor:
 
-  train, eval   the training files of the resolved span and the `window - 1` spans before it,
+  driver        adds to TFX's fingerprint of the newest span every other file the run reads
+                (the window's older spans, the test files) and the spans left out, so the cache
+                key is the run's whole input
+  train, eval   the window: the resolved span and the `window - 1` newest spans before it that
+                exist and were not blocked by the drift check (components/span_ledger.py),
                 hash-split by the review's md5 (as TfdsExampleGen): a review is in `eval` in
                 every window that holds it, so no run trains on another run's eval reviews
-  test          the user's separate test files, read whole; nothing trains or tunes on them
+  test          the user's separate test files; nothing trains or tunes on them
 
-Every file is read and checked row by row (contract/review_files.py) before Beam starts, and
-the test set must share no review with the window's training files.
+Every input is read once, in one Beam pass that also counts the splits, refuses a test set that
+repeats a window review (normalized text, contract/review_hashes.py) and writes each span's
+counts for DriftGate; the CLI reads every row once before (the same checks, before any
+component runs).
 """
 import dataclasses
 import json
