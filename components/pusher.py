@@ -52,10 +52,21 @@ class PusherSettings:
 
 
 @contextlib.contextmanager
-def serving_dir_lock(serving_dir: str) -> Iterator[None]:
-    """An exclusive lock on a local serving dir (`.push.lock`: not a number, so TF Serving
-    ignores it), held while a push picks its version, publishes and prunes. Remote dirs
-    (gs://) have no lock; the served-version check below still refuses a stale push."""
+def serving_dir_lock(serving_dir: str, wait_seconds: float = 600.0) -> Iterator[None]:
+    """An exclusive lock on the serving dir (`.push.lock`: not a number, so TF Serving ignores
+    it), held while a push picks its version, publishes and prunes: a local file lock, or on
+    gs:// an object created only if absent (components/gcs_lock.py). Other remote file systems
+    have no lock; the served-version check below still refuses a push evaluated against a
+    version that is no longer served."""
+    if serving_dir.startswith("gs://"):
+        from components.gcs_lock import LockTimeout, gcs_lock
+
+        try:
+            with gcs_lock(serving_dir, wait_seconds):
+                yield
+        except LockTimeout as error:
+            raise PushError(f"not pushed: {error}; rerun when that push has finished") from None
+        return
     if not _is_local(serving_dir):
         yield
         return
