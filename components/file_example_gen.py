@@ -36,7 +36,7 @@ from tfx.dsl.io import fileio
 from tfx.proto import example_gen_pb2, range_config_pb2
 from tfx.types import artifact_utils, standard_component_specs
 
-from components import spans
+import components.spans as spans
 import components.span_ledger as span_ledger
 from contract import data_profile, review_files, review_hashes
 from contract.review_files import InputDataError, ReviewFormat
