@@ -27,9 +27,9 @@ from tfx.types.component_spec import ChannelParameter, ExecutionParameter
 
 import components.span_ledger as span_ledger
 from components.pusher import newest_served_version, served_spans
-from components.file_example_gen import PROFILES_DIR, TEST_HASHES_FILE
 from contract import data_profile, review_hashes
 from contract.errors import UserError
+from contract.names import SPAN_PROFILES_DIR, TEST_HASHES_FILE
 
 SERVED_VERSION_KEY = "served_version"
 TEST_OVERLAP_MODES = ("block", "warn")
@@ -53,7 +53,7 @@ def read_counts(examples_uri: str, span: int) -> dict:
     """A span's counts (data_profile.count) that FileExampleGen wrote while reading it."""
     import tensorflow as tf
 
-    path = os.path.join(examples_uri, PROFILES_DIR, f"span-{span}.json")
+    path = os.path.join(examples_uri, SPAN_PROFILES_DIR, f"span-{span}.json")
     with tf.io.gfile.GFile(path) as f:
         return json.load(f)
 

@@ -39,6 +39,7 @@ from tfx.types import artifact_utils, standard_component_specs
 import components.spans as spans
 import components.span_ledger as span_ledger
 from contract import data_profile, review_files, review_hashes
+from contract.names import SPAN_PROFILES_DIR, TEST_HASHES_FILE
 from contract.review_files import InputDataError, ReviewFormat
 from components.tfds_example_gen import SPLITS, hash_bucket
 
@@ -191,8 +192,6 @@ def _to_example(review: Tuple[bytes, int], text_feature: str, label_feature: str
 
 
 _METRICS = "file_example_gen"  # Beam counters: split sizes, test labels, leakage.
-PROFILES_DIR = "span_profiles"  # In the Examples artifact: each span's counts, for DriftGate.
-TEST_HASHES_FILE = "test_reviews.u64"  # In the Examples artifact: the test set's hashes.
 
 
 class _Counted(beam.DoFn):
@@ -273,7 +272,7 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
                  | f"Count[{name}]" >> beam.Map(_span_counts)
                  | f"Merge[{name}]" >> beam.CombineGlobally(data_profile.merge)
                  | f"Profile[{name}]" >> beam.Map(_write_json, os.path.join(
-                     out, PROFILES_DIR, f"{name}.json")))
+                     out, SPAN_PROFILES_DIR, f"{name}.json")))
         training = per_span | "Window" >> beam.Flatten()
         test = reviews(window.test_files, "test")
         keyed_test = test | "HashTest" >> beam.Map(
@@ -302,7 +301,7 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
         examples.split_names = artifact_utils.encode_split_names(list(SPLITS))
         file_format = exec_properties[standard_component_specs.OUTPUT_FILE_FORMAT_KEY]
         self._output_uri = examples.uri
-        tf.io.gfile.makedirs(os.path.join(examples.uri, PROFILES_DIR))
+        tf.io.gfile.makedirs(os.path.join(examples.uri, SPAN_PROFILES_DIR))
         settings = FileInputSettings.from_exec_properties(exec_properties)
         pipeline = self._make_beam_pipeline()
         for split, records in self.GenerateExamplesByBeam(pipeline, exec_properties).items():

@@ -9,6 +9,10 @@ TRAINING_SUMMARY_FILE = "training_summary.json"  # In the Trainer's model_run fo
 # In every pushed version (the Pusher writes it): the Trainer model it is a copy of and the
 # (span, version) pairs it learned from. TF Serving reads only the warmup file in assets.extra/.
 SOURCE_FILE = "assets.extra/pipeline_source.json"
+# In FileExampleGen's Examples artifact, written while it reads the input, for DriftGate: each
+# span's counts (contract/data_profile.py: count) and the test set's review hashes.
+SPAN_PROFILES_DIR = "span_profiles"
+TEST_HASHES_FILE = "test_reviews.u64"
 # In an export (the Trainer writes it when it warm-started): the spans its base learned from.
 INHERITED_SPANS_FILE = "assets.extra/inherited_spans.json"
 

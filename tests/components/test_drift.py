@@ -11,8 +11,7 @@ import pytest
 from components import span_ledger
 from components.drift import DriftError, check_drift
 from contract import data_profile, review_hashes
-from contract.names import SOURCE_FILE
-from components.file_example_gen import PROFILES_DIR, TEST_HASHES_FILE
+from contract.names import SOURCE_FILE, SPAN_PROFILES_DIR, TEST_HASHES_FILE
 from contract.review_files import ReviewFormat, read_reviews
 from contract.tokens import tokenize
 from pipeline.config import PipelineConfig
@@ -72,7 +71,7 @@ def span_entry(tmp_path, span: int, rows, version=None):
     """A window entry, and the span's counts where FileExampleGen leaves them."""
     path = str(tmp_path / "data" / f"span-{span}" / "reviews.csv")
     write_tiny_csv(path, rows)
-    profiles = tmp_path / "examples" / PROFILES_DIR
+    profiles = tmp_path / "examples" / SPAN_PROFILES_DIR
     profiles.mkdir(parents=True, exist_ok=True)
     with open(profiles / f"span-{span}.json", "w") as out:
         json.dump(data_profile.count([t.encode() for t, _ in rows], [y for _, y in rows]), out)
