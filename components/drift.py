@@ -58,14 +58,6 @@ def read_counts(examples_uri: str, span: int) -> dict:
         return json.load(f)
 
 
-def read_test_hashes(examples_uri: str):
-    import numpy as np
-    import tensorflow as tf
-
-    with tf.io.gfile.GFile(os.path.join(examples_uri, TEST_HASHES_FILE), "rb") as f:
-        return np.frombuffer(f.read(), dtype="<u8").astype(np.uint64)
-
-
 def check_drift(window: List[Dict[str, Any]], examples_uri: str, serving_dir: str,
                 limits: data_profile.DriftThresholds, action: str, ledger_dir: str,
                 accepted=(), test_overlap: str = "block", models_config: str = "",
@@ -113,7 +105,8 @@ def check_drift(window: List[Dict[str, Any]], examples_uri: str, serving_dir: st
         result["spans"].append(checked)
     lineage = export and review_hashes.read(export)
     if lineage is not None and len(lineage):
-        shared = review_hashes.count_shared(read_test_hashes(examples_uri), lineage)
+        shared = review_hashes.count_shared(
+            review_hashes.read_file(os.path.join(examples_uri, TEST_HASHES_FILE)), lineage)
         result["test_shared_with_served"] = shared
         if shared:
             message = (f"{shared} test reviews repeat reviews that served version {version} "

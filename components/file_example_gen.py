@@ -169,15 +169,7 @@ def check_input(settings: FileInputSettings, span: Optional[int] = None) -> Inpu
             positive += label
             test.append(review_hashes.review_hash(text))
     shared = review_hashes.count_shared(test, training)
-    if shared:
-        message = shared_message(shared, counts["test"], settings.test_pattern, window)
-        if settings.test_overlap == "block":
-            raise InputDataError(message + " (or pass --test-overlap warn)")
-        logging.warning("%s; --test-overlap warn: going on.", message)
-    empty = [split for split, count in counts.items() if not count]
-    if empty:
-        raise InputDataError(f"splits {empty} would be empty ({counts}); check --eval-percent "
-                             "and the input files")
+    check_counts(settings, window, counts, shared)
     return InputSummary(window.span, window.version, [e["span"] for e in window.spans],
                         window.spans, window.skipped, window.train_files, window.test_files,
                         counts, positive, shared)
@@ -222,11 +214,6 @@ def _count_shared(keyed):
 def _write_json(value, path: str) -> None:
     with tf.io.gfile.GFile(path, "w") as out:
         json.dump(value, out)
-
-
-def _write_hashes(values, path: str) -> None:
-    with tf.io.gfile.GFile(path, "wb") as out:
-        out.write(review_hashes.unique(values).astype("<u8").tobytes())
 
 
 def _span_counts(batch):
@@ -283,8 +270,8 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
              | "Shared" >> beam.Map(_count_shared))
         _ = (keyed_test | "TestHashes" >> beam.Map(lambda kv: kv[0])
              | "AllTestHashes" >> beam.combiners.ToList()
-             | "WriteTestHashes" >> beam.Map(_write_hashes, os.path.join(out,
-                                                                          TEST_HASHES_FILE)))
+             | "WriteTestHashes" >> beam.Map(review_hashes.write_file,
+                                                 os.path.join(out, TEST_HASHES_FILE)))
         to_example = beam.Map(_to_example, settings.text_feature, settings.label_feature)
         train, evaluation = training | "HashSplit" >> beam.Partition(
             lambda review, _: int(hash_bucket(review[0]) < settings.eval_percent), 2)
@@ -314,16 +301,7 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
                 _METRICS))["counters"]:
             counted[counter.key.metric.name] = counter.committed
         window, counts = self._window, {split: counted[split] for split in SPLITS}
-        if counted["test_shared"]:
-            message = shared_message(counted["test_shared"], counts["test"],
-                                     settings.test_pattern, window)
-            if settings.test_overlap == "block":
-                raise InputDataError(message + " (or pass --test-overlap warn)")
-            logging.warning("%s; --test-overlap warn: going on.", message)
-        empty = [split for split, count in counts.items() if not count]
-        if empty:
-            raise InputDataError(f"splits {empty} would be empty ({counts}); check "
-                                 "--eval-percent and the input files")
+        check_counts(settings, window, counts, counted["test_shared"])
         examples_utils.set_payload_format(
             examples, exec_properties[standard_component_specs.OUTPUT_DATA_FORMAT_KEY])
         examples_utils.set_file_format(examples, write_split.to_file_format_str(file_format))
@@ -346,11 +324,22 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
             examples.set_int_custom_property(f"num_examples_{split}", int(count))
 
 
-def shared_message(shared: int, tests: int, test_pattern: str, window: "Window") -> str:
-    return (f"{shared} of the {tests} test reviews ({test_pattern}) are also in the training "
-            f"spans {[e['span'] for e in window.spans]} (compared after lowercasing and "
-            "removing markup and extra whitespace): a test set must be unseen; remove them "
-            "from one side")
+def check_counts(settings: FileInputSettings, window: "Window", counts: Dict[str, int],
+                 shared: int) -> None:
+    """The rules on what was read, the CLI's check and the executor's alike: no test review
+    repeats a window review (unless --test-overlap warn), and no split is empty."""
+    if shared:
+        message = (f"{shared} of the {counts['test']} test reviews ({settings.test_pattern}) "
+                   f"are also in the training spans {[e['span'] for e in window.spans]} "
+                   "(compared after lowercasing and removing markup and extra whitespace): a "
+                   "test set must be unseen; remove them from one side")
+        if settings.test_overlap == "block":
+            raise InputDataError(message + " (or pass --test-overlap warn)")
+        logging.warning("%s; --test-overlap warn: going on.", message)
+    empty = [split for split, count in counts.items() if not count]
+    if empty:
+        raise InputDataError(f"splits {empty} would be empty ({counts}); check --eval-percent "
+                             "and the input files")
 
 
 def window_fingerprint(settings: FileInputSettings, span: int) -> str:

@@ -41,27 +41,35 @@ def unique(values):
     return np.unique(values.astype(np.uint64))
 
 
-def write(export_dir: str, values) -> str:
+def write_file(values, path: str) -> str:
+    """Sorted unique `values` as little-endian uint64 into `path` (any TF file system)."""
     import numpy as np
     import tensorflow as tf
 
-    path = os.path.join(export_dir, HASHES_FILE)
     tf.io.gfile.makedirs(os.path.dirname(path))
     with tf.io.gfile.GFile(path, "wb") as out:
         out.write(unique(np.asarray(values, dtype=np.uint64)).astype("<u8").tobytes())
     return path
 
 
-def read(export_dir: str):
-    """The export's lineage hashes; None when it has none (an export of an older release)."""
+def read_file(path: str):
     import numpy as np
     import tensorflow as tf
 
-    path = os.path.join(export_dir, HASHES_FILE)
-    if not tf.io.gfile.exists(path):
-        return None
     with tf.io.gfile.GFile(path, "rb") as f:
         return np.frombuffer(f.read(), dtype="<u8").astype(np.uint64)
+
+
+def write(export_dir: str, values) -> str:
+    return write_file(values, os.path.join(export_dir, HASHES_FILE))
+
+
+def read(export_dir: str):
+    """The export's lineage hashes; None when it has none (an export of an older release)."""
+    import tensorflow as tf
+
+    path = os.path.join(export_dir, HASHES_FILE)
+    return read_file(path) if tf.io.gfile.exists(path) else None
 
 
 def count_shared(values, lineage) -> int:

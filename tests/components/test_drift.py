@@ -95,8 +95,8 @@ def gate(setup, window, action="block", **kwargs):
     examples = os.path.join(os.path.dirname(setup["ledger"]), "examples")
     os.makedirs(examples, exist_ok=True)
     texts = [text for path in setup["test"] for text, _ in read_reviews(path, FORMAT)]
-    with open(os.path.join(examples, TEST_HASHES_FILE), "wb") as out:
-        out.write(review_hashes.hashes(texts).astype("<u8").tobytes())
+    review_hashes.write_file(review_hashes.hashes(texts),
+                             os.path.join(examples, TEST_HASHES_FILE))
     return check_drift(window, examples, setup["serving"], LIMITS, action, setup["ledger"],
                        **kwargs)
 
@@ -120,14 +120,15 @@ def test_an_undrifted_span_smaller_than_the_vocabulary_passes(setup, tmp_path, s
         "vocabulary coverage")
 
 
+@pytest.mark.parametrize("size", [200, 3000])
 @pytest.mark.parametrize("kind, rows, words", [
-    ("label", lambda: sentences(3, 800, positive=0.9), "label balance"),
-    ("length", lambda: sentences(3, 800, length=(60, 90)), "review length"),
-    ("vocabulary", lambda: sentences(3, 800, words=[f"other{i}" for i in range(3000)]),
+    ("label", lambda n: sentences(3, n, positive=0.9), "label balance"),
+    ("length", lambda n: sentences(3, n, length=(60, 90)), "review length"),
+    ("vocabulary", lambda n: sentences(3, n, words=[f"other{i}" for i in range(3000)]),
      "vocabulary coverage"),
 ])
-def test_each_kind_of_drift_blocks_and_is_recorded(setup, tmp_path, kind, rows, words):
-    window = [span_entry(tmp_path, 2, rows())]
+def test_each_kind_of_drift_blocks_and_is_recorded(setup, tmp_path, kind, rows, words, size):
+    window = [span_entry(tmp_path, 2, rows(size))]
     with pytest.raises(DriftError, match=words) as raised:
         gate(setup, window)
     assert "--accept-span 2" in str(raised.value)
