@@ -45,22 +45,21 @@ def test_executor_copies_the_served_model_or_emits_an_empty_baseline(tmp_path):
         assert copied.read() == "model 7"
 
 
-def test_local_runner_reruns_the_baseline_only_when_the_served_version_changes(tmp_path):
-    """No inputs means a cache hit would return a stale baseline; the driver prevents it."""
+def _runner(tmp_path, serving_dir, **parameters):
+    """Runs a one-node pipeline (ServingBaseline) with caching on, locally; each call returns
+    (execution state, served version it emitted)."""
     from ml_metadata import metadata_store
-    from ml_metadata.proto import metadata_store_pb2
     from tfx import v1 as tfx
     from tfx.orchestration import metadata
     from tfx.orchestration.beam.beam_dag_runner import BeamDagRunner
 
-    serving_dir, db = tmp_path / "serving", str(tmp_path / "mlmd.sqlite")
-    connection = metadata.sqlite_metadata_connection_config(db)
+    connection = metadata.sqlite_metadata_connection_config(str(tmp_path / "mlmd.sqlite"))
 
     def run():
         BeamDagRunner().run(tfx.dsl.Pipeline(
             pipeline_name="baseline-cache", pipeline_root=str(tmp_path / "root"),
-            components=[ServingBaseline(serving_dir=str(serving_dir))], enable_cache=True,
-            metadata_connection_config=connection))
+            components=[ServingBaseline(serving_dir=str(serving_dir), **parameters)],
+            enable_cache=True, metadata_connection_config=connection))
         store = metadata_store.MetadataStore(connection)
         execution = max(store.get_executions(), key=lambda e: e.id)
         [event] = [e for e in store.get_events_by_execution_ids([execution.id])
@@ -69,11 +68,40 @@ def test_local_runner_reruns_the_baseline_only_when_the_served_version_changes(t
         return (execution.last_known_state,
                 model.custom_properties["served_version"].int_value)
 
+    return run
+
+
+def test_local_runner_reruns_the_baseline_only_when_the_served_version_changes(tmp_path):
+    """No inputs means a cache hit would return a stale baseline; the driver prevents it."""
+    from ml_metadata.proto import metadata_store_pb2
+
+    serving_dir = tmp_path / "serving"
+    run = _runner(tmp_path, serving_dir)
     COMPLETE, CACHED = metadata_store_pb2.Execution.COMPLETE, metadata_store_pb2.Execution.CACHED
     assert run() == (COMPLETE, -1)
     assert run() == (CACHED, -1)
     serve(serving_dir, 42)
     assert run() == (COMPLETE, 42)
+
+
+def test_the_baseline_reruns_when_the_stable_label_moves(tmp_path):
+    """The served version is in the cache key with labels too: pointing `stable` at another
+    version reruns the baseline."""
+    from ml_metadata.proto import metadata_store_pb2
+
+    serving_dir = tmp_path / "serving"
+    for version in (42, 43):
+        serve(serving_dir, version)
+    run = _runner(tmp_path, serving_dir, models_config=str(tmp_path / "models.config"),
+                  model_name="imdb")
+    COMPLETE, CACHED = metadata_store_pb2.Execution.COMPLETE, metadata_store_pb2.Execution.CACHED
+    assert run() == (COMPLETE, 43)  # No models.config yet: the newest.
+    _label_stable(tmp_path, serving_dir, 42)
+    assert run() == (COMPLETE, 42)
+    assert run() == (CACHED, 42)
+    # Back to 43: the same key as the first run, whose output (version 43) is reused.
+    _label_stable(tmp_path, serving_dir, 43)
+    assert run() == (CACHED, 43)
 
 
 def test_a_served_copy_of_the_candidate_is_not_its_baseline(tmp_path):
