@@ -70,12 +70,6 @@ def preflight(config: PipelineConfig) -> PipelineConfig:
     from components.tfds_example_gen import load_tfds_builder
     from trainer import glove
 
-    if config.tuning == "reuse":
-        from reports.report import count_artifacts
-
-        if not count_artifacts(config.resolved_metadata_path, "HyperParameters"):
-            raise ConfigError(f"--tuning reuse: ML Metadata at {config.resolved_metadata_path} "
-                              "holds no tuned hyperparameters yet; run once with --tuning tune")
     if config.input_pattern:
         from components.file_example_gen import check_input
 

@@ -15,6 +15,19 @@ SPAN_PROFILES_DIR = "span_profiles"
 TEST_HASHES_FILE = "test_reviews.u64"
 # In an export (the Trainer writes it when it warm-started): the spans its base learned from.
 INHERITED_SPANS_FILE = "assets.extra/inherited_spans.json"
+# In an export: the recurrent model's weights (Keras h5, by layer name), which a later Trainer
+# starts from (trainer/warm_start.py); the Tuner's best trial is handed on in the same form.
+WARM_START_WEIGHTS_FILE = "assets.extra/warm_start_weights.h5"
+# Beside those weights when they are the Tuner's best trial rather than an export: the trial
+# (id, score, hyperparameters, epochs) and whether it started from the served model.
+START_POINT_FILE = "assets.extra/start_point.json"
+# In an export: the hyperparameters it was trained with, the search space they were chosen
+# from and how (searched, reused, or given); the Tuner reuses them (components/tuner.py).
+HYPERPARAMETERS_FILE = "assets.extra/hyperparameters.json"
+# Keys of the Tuner's best_hyperparameters.txt beside Keras Tuner's own ("space", "values"):
+# the search space as configured, and where the values came from.
+SEARCH_SPACE_KEY = "search_space"
+HPARAMS_SOURCE_KEY = "source"
 
 # As the Evaluator's accuracy lower bound: "beat the test set's majority class" (the share of its
 # commoner label plus one review), resolved when the test set is known (components/evaluator.py).

@@ -72,10 +72,6 @@ def compile_problems(config: PipelineConfig, target: Target, gpus: int,
     if not name_rule.fullmatch(config.pipeline_name):
         problems.append(f"--pipeline-name {config.pipeline_name!r} is not valid for "
                         f"--target {target.name}: it must match {name_rule.pattern}")
-    if config.tuning == "reuse" and not target.runs_resolvers:
-        problems.append(f"--tuning reuse needs an ML Metadata resolver, which --target "
-                        f"{target.name} cannot run; use --tuning tune or fixed (or --target "
-                        "vertex)")
     problems.extend(dataflow_problems(config.beam_pipeline_args, schemes))
     problems.extend(job_problems(config, target, gpus, gpu_type, jobs))
     if config.training_backup_dir.lower() not in ("", "none"):
@@ -109,6 +105,7 @@ def job_problems(config: PipelineConfig, target: Target, gpus: int, gpu_type: st
                         "--machine-type (e.g. a2-highgpu-1g for one A100, g2-standard-8 "
                         "for one L4)")
     if jobs.parallel_trials > 1 and config.tuning != "tune":
+        # TFX's Vertex Tuner runs the trials: it always searches and hands on no trial.
         problems.append(f"--tuning-parallel-trials {jobs.parallel_trials} needs --tuning tune")
     if jobs.parallel_trials > 1 and config.tuner_algorithm == "hyperband":
         problems.append("--tuning-parallel-trials: Hyperband's brackets run in order; use "

@@ -17,7 +17,7 @@ from contract.review_files import FORMATS
 
 DEFAULT_GLOVE_PATH = os.path.join("~", ".cache", "glove", "glove.6B.50d.txt")
 PADDING_MODES = ("pre", "post")
-TUNING_MODES = ("tune", "reuse", "fixed")
+TUNING_MODES = ("auto", "tune", "fixed")
 
 
 # The absolute bar on IMDB: well below what the default model reaches (README, Results), well
@@ -137,7 +137,9 @@ class PipelineConfig:
                              f"{DEFAULT_GLOVE_PATH}; 'none' = random init).")
     glove_trainable: bool = _field(_HP.glove_trainable,
                                    "Fine-tune the GloVe embedding (else frozen).")
-    epochs: int = _field(4, "Maximum epochs (early stopping on eval accuracy may stop sooner).")
+    # 3: the Trainer continues the Tuner's best trial, which has trained part of an epoch
+    # already (benchmarks/tuner_budget.py: accuracy and wall time against 4 epochs untuned).
+    epochs: int = _field(3, "Maximum epochs (early stopping on eval accuracy may stop sooner).")
     batch_size: int = _field(64, "Training batch size.")
     train_steps: int = _field(0, "Steps per epoch (0 = one pass over train).")
     early_stopping_patience: int = _field(2, "Epochs without eval-accuracy improvement before "
@@ -165,20 +167,19 @@ class PipelineConfig:
                                      "unless it does worse on eval (0 = off).")
 
     # Hyperparameter search (Tuner).
-    # 'fixed' by default: on IMDB no trial objective within the old Tuner's budget predicted
-    # the finished model, and the default space's finished models differ by less than a seed's
-    # spread (benchmarks/tuner_objectives.py; README, "Hyperparameter search").
-    tuning: str = _field("fixed", "'fixed': train the model flags as given; 'tune': search with "
-                         "the Tuner first; 'reuse': take the latest best hyperparameters in ML "
-                         "Metadata.", choices=TUNING_MODES)
+    tuning: str = _field("auto", "'auto': search with the Tuner when nothing is served or the "
+                         "served model was chosen from another search space, else reuse its "
+                         "hyperparameters (0 trials); 'tune': always search; 'fixed': no Tuner, "
+                         "train the model flags as given. After a search the Trainer continues "
+                         "the best trial.", choices=TUNING_MODES)
     tuner_algorithm: str = _field("random", "Keras Tuner search algorithm.",
                                   choices=TUNER_ALGORITHMS)
-    # Trials of 3 full epochs: the shortest whose scores ranked the finished models of the
-    # default space (benchmarks/tuner_objectives.py); 6 trials cover that space.
-    tuner_max_trials: int = _field(6, "Trials (random/bayesian).")
-    tuner_epochs: int = _field(3, "Epochs per trial (early stopping inside trials); a trial's "
-                               "score is its best eval accuracy.")
-    tuner_train_fraction: float = _field(1.0, "Fraction of train each trial epoch sees.")
+    # Short trials whose work is kept: the Trainer continues the best one, so a search costs
+    # the other trials' steps (benchmarks/tuner_budget.py; README, "Hyperparameter search").
+    tuner_max_trials: int = _field(3, "Trials (random/bayesian).")
+    tuner_epochs: int = _field(1, "Epochs per trial; a trial's score is its best eval "
+                               "accuracy.")
+    tuner_train_fraction: float = _field(0.3, "Fraction of train each trial epoch sees.")
     tune_units: Tuple[int, ...] = _field((32, 64), "Units to try (comma-separated).",
                                          item_type=int)
     tune_dropout: Tuple[float, ...] = _field((0.2, 0.4), "Dropout range low,high (step 0.1).",
@@ -444,8 +445,11 @@ class ConfigError(UserError, ValueError):
     exit_code = 2
 
 
+# The tutorial pads with Keras' pad_sequences ('pre' padding and truncation). Here padding is
+# masked, so its side changes no prediction; 'post' keeps the mask right-aligned, which a GPU
+# needs to run the recurrent layers with cuDNN instead of the generic kernel.
 _SEED_TUTORIAL = {
-    "vocab_size": 10000, "max_len": 80, "padding": "pre", "truncating": "pre", "cell": "lstm",
+    "vocab_size": 10000, "max_len": 80, "padding": "post", "truncating": "pre", "cell": "lstm",
     "num_layers": 2, "units": 64, "dropout": 0.5, "spatial_dropout": 0.0,
     "bidirectional": False, "pooling": "last", "dense_units": 32, "learning_rate": 1e-3,
     # The tutorial trains 20 epochs without early stopping; its stacked GRU sits at chance for
@@ -459,11 +463,10 @@ PRESETS: Dict[str, Dict[str, Any]] = {
     "full": {},
     # A few hundred reviews end to end in about a minute: for trying changes, not for accuracy.
     "smoke": {"max_examples": 400, "vocab_size": 2000, "max_len": 64, "units": 16,
-              "ngram_vocab_size": 2000, "tuning": "tune",
-              "tuner_max_trials": 2, "tune_units": (8, 16), "tuner_train_fraction": 1.0,
-              "tuner_epochs": 1,
-              "epochs": 1, "batch_size": 32, "min_accuracy": 0.0, "max_accuracy_drop": 1.0},
-    # The seed tutorial: vocab 10k, max_len 80, pre padding, frozen GloVe, 2 x LSTM(64).
+              "ngram_vocab_size": 2000, "tuner_max_trials": 2, "tune_units": (8, 16),
+              "tuner_train_fraction": 1.0, "tuner_epochs": 1, "epochs": 1, "batch_size": 32,
+              "min_accuracy": 0.0, "max_accuracy_drop": 1.0},
+    # The seed tutorial: vocab 10k, max_len 80 (keeps the ending), frozen GloVe, 2 x LSTM(64).
     "seed": _SEED_TUTORIAL,
     # The default pipeline without the wide part: the recurrent model alone.
     "recurrent": {"ngram_vocab_size": 0},

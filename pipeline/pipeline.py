@@ -15,6 +15,7 @@ from components.file_example_gen import file_example_gen
 from components.serving_baseline import ServingBaseline
 from components.tfds_example_gen import TfdsExampleGen
 from components.transform import DeterministicTransform
+from components.tuner import Tuner
 from pipeline import nodes
 from pipeline.config import PipelineConfig
 from pipeline.fingerprint import code_fingerprint
@@ -128,8 +129,6 @@ def create_components(config: PipelineConfig) -> List:
                            schema=schema_gen.outputs["schema"],
                            train_args=tfx.proto.TrainArgs(splits=["train"]),
                            eval_args=tfx.proto.EvalArgs(splits=["eval"]))
-    tuning_nodes, hyperparameters = _hyperparameter_source(config, training_inputs,
-                                                           code(TUNER_FN))
     training_nodes, base_model = [], None
     if config.warm_start:
         # The served model, read like the Evaluator's baseline (no resolver: every runner).
@@ -140,6 +139,19 @@ def create_components(config: PipelineConfig) -> List:
         ).with_id(nodes.WARM_START_MODEL)
         training_nodes.append(warm_start_model)
         base_model = warm_start_model.outputs["model"]
+    hyperparameters = None
+    if config.tuning != "fixed":
+        # Trials start from the served model too (--warm-start); the Trainer continues the
+        # best one, or with reused hyperparameters the served model (components/tuner.py).
+        tuner = Tuner(tuner_fn=TUNER_FN, custom_config={**config.tuner_config(),
+                                                          **code(TUNER_FN)},
+                      mode=config.tuning, serving_dir=config.resolved_serving_dir,
+                      models_config=config.resolved_models_config,
+                      model_name=config.model_name, base_model=base_model,
+                      **training_inputs).with_id(nodes.TUNER)
+        training_nodes.append(tuner)
+        hyperparameters, base_model = (tuner.outputs["best_hyperparameters"],
+                                       tuner.outputs["model"])
     trainer = tfx.components.Trainer(run_fn=RUN_FN, hyperparameters=hyperparameters,
                                      base_model=base_model,
                                      custom_config={**config.trainer_config(), **code(RUN_FN)},
@@ -187,23 +199,7 @@ def create_components(config: PipelineConfig) -> List:
     ).with_id(nodes.PUSHER)
 
     return [example_gen, statistics_gen, schema_gen, example_validator, *gates, transform,
-            *tuning_nodes, *training_nodes, baseline_model, evaluator, pusher]
-
-
-def _hyperparameter_source(config: PipelineConfig, training_inputs: dict, code: dict):
-    """(nodes to add, channel of best hyperparameters or None) for the tuning mode."""
-    if config.tuning == "tune":
-        tuner = tfx.components.Tuner(tuner_fn=TUNER_FN,
-                                     custom_config={**config.tuner_config(), **code},
-                                     **training_inputs).with_id(nodes.TUNER)
-        return [tuner], tuner.outputs["best_hyperparameters"]
-    if config.tuning == "reuse":
-        latest = tfx.dsl.Resolver(
-            strategy_class=tfx.dsl.experimental.LatestArtifactStrategy,
-            hyperparameters=tfx.dsl.Channel(type=tfx.types.standard_artifacts.HyperParameters),
-        ).with_id("latest_hyperparameters_resolver")
-        return [latest], latest.outputs["hyperparameters"]
-    return [], None
+            *training_nodes, baseline_model, evaluator, pusher]
 
 
 def create_pipeline(config: PipelineConfig,

@@ -134,12 +134,15 @@ def data_section(run: report.RunReport, config: PipelineConfig) -> str:
 
 
 def tuning_section(run: report.RunReport, config: PipelineConfig) -> str:
-    trials = run.trials()
+    trials, tuning = run.trials(), run.tuning()
+    decision = para('Tuner: <span data-key="tuning">'
+                    f"{esc(report.tuning_text(tuning))}</span>.") if tuning else ""
     if not trials:
-        return section("tuning", "Tuning", [para(
+        return section("tuning", "Tuning", [decision or para(
             f"No Tuner in this run (--tuning {esc(config.tuning)}).", "note")])
     names = [k for k in trials[0] if k not in ("trial_id", "score")]
     return section("tuning", "Tuning", [
+        decision,
         para(f"{len(trials)} trials; score = {esc(run.tuner_objective())} (never test)."),
         table(["trial", "score", *names],
               [[cell(t["trial_id"]), cell(t["score"], f"trial:{t['trial_id']}"),
@@ -170,6 +173,9 @@ def training_section(run: report.RunReport) -> str:
                   f"{esc(summary.get('hparams'))}"),
              table(["model", "epochs", "best epoch", "best eval accuracy",
                     "weight averaging"], rows)]
+    if "continued_trial" in summary:
+        parts.append(para('Started from: <span data-key="continued_trial">'
+                          f"{esc(report.trial_text(summary['continued_trial']))}</span>"))
     if "warm_start" in summary:
         parts.append(para('Warm start: <span data-key="warm_start">'
                           f"{esc(report.warm_start_text(summary['warm_start']))}</span>"))

@@ -13,7 +13,7 @@ from reports import report_plots
 from components.evaluator import ACCURACY_BAR_KEY
 from components.pusher import ALREADY_SERVED_KEY
 from contract.errors import UserError
-from contract.names import TRAINING_SUMMARY_FILE
+from contract.names import HPARAMS_SOURCE_KEY, TRAINING_SUMMARY_FILE
 from pipeline import nodes
 
 
@@ -225,6 +225,13 @@ class RunReport:
                 f"{100 * settings['train_fraction']:.0f}% of train, every trial from seed "
                 f"{settings['seed']}")
 
+    def tuning(self) -> dict:
+        """How the Tuner chose (contract/names.py HPARAMS_SOURCE_KEY): {"trials", "seconds"} of
+        a search, or {"reused_from_version", "trials": 0, ...}; {} without a Tuner."""
+        best = self.artifact(nodes.TUNER, "best_hyperparameters")
+        files = tf.io.gfile.glob(os.path.join(best.uri, "*.txt")) if best else []
+        return json.loads(read_text(files[0])).get(HPARAMS_SOURCE_KEY, {}) if files else {}
+
     def trials(self) -> List[dict]:
         """The Tuner's completed trials (id, score, values), best first; [] without a Tuner."""
         results = self.artifact(nodes.TUNER, "tuner_results")
@@ -239,6 +246,21 @@ class RunReport:
         return json.loads(read_text(path)) if path and tf.io.gfile.exists(path) else {}
 
 
+def tuning_text(tuning: dict) -> str:
+    if "reused_from_version" in tuning:
+        return (f"reused the hyperparameters of served version {tuning['reused_from_version']} "
+                "(searched in the same space): 0 trials, 0 s of search")
+    return f"searched {tuning['trials']} trials in {tuning['seconds']:.0f} s"
+
+
+def trial_text(trial: dict) -> str:
+    if not trial.get("used"):
+        return "the Tuner's best trial could not be used (see the Trainer's log)"
+    return (f"the Tuner's best trial {trial['trial_id']} (eval accuracy {trial['score']:.4f} "
+            f"after {trial['epochs']} epoch(s) on {100 * trial['train_fraction']:.0f}% of "
+            f"train), continued")
+
+
 def distillation_text(distillation: dict) -> str:
     return (f"a student trained on {distillation['labelled_reviews']} labelled reviews and "
             f"{distillation['unlabeled_reviews']} unlabeled ones the Teacher labelled "
@@ -248,13 +270,6 @@ def distillation_text(distillation: dict) -> str:
 def read_text(path: str) -> str:
     with tf.io.gfile.GFile(path) as handle:
         return handle.read()
-
-
-def count_artifacts(metadata_path: str, type_name: str) -> int:
-    """How many artifacts of a type ML Metadata holds (0 when there is no MLMD yet)."""
-    if not os.path.exists(metadata_path):
-        return 0
-    return len(_store(metadata_path).get_artifacts_by_type(type_name))
 
 
 def _int(artifact, name: str) -> int:
@@ -342,6 +357,10 @@ def write_plots(report: RunReport, directory: str) -> Dict[str, str]:
 
 
 def warm_start_text(info: Dict[str, Any]) -> str:
+    if info.get("through") == "trials":
+        return ("through the Tuner: the continued trial started from the served model"
+                if info.get("used") else "not used: the continued trial started from GloVe "
+                "(nothing served yet, or a trial of another shape won)")
     if not info.get("used"):
         return f"not used: {info.get('reason')}"
     return (f"from the served model: {info['layers']} layers copied, "
@@ -386,6 +405,9 @@ def format_report(report: RunReport, plots: Optional[Dict[str, str]] = None,
         for span, why in sorted(report.skipped_spans().items()):
             lines.append(f"  span {span} left out of the window: {why}")
     lines += span_verdict_lines(report.drift(), ledger or {})
+    tuning = report.tuning()
+    if tuning:
+        lines.append(f"Tuner:              {tuning_text(tuning)}")
     trials = report.trials()
     if trials:
         names = [k for k in trials[0] if k not in ("trial_id", "score")]
@@ -400,6 +422,8 @@ def format_report(report: RunReport, plots: Optional[Dict[str, str]] = None,
                      f"(hyperparameters from {summary.get('hparams_source', 'config')})")
         if "embedding" in summary:
             lines.append(f"Embedding:          {summary['embedding']}")
+        if "continued_trial" in summary:
+            lines.append(f"Started from:       {trial_text(summary['continued_trial'])}")
         if "warm_start" in summary:
             lines.append(f"Warm start:         {warm_start_text(summary['warm_start'])}")
         runs = summary.get("members", [summary])

@@ -35,7 +35,7 @@ def pipeline_config(tmp_path_factory, tiny_tfds_dir, tiny_glove_path):
     return make_config(
         "smoke", tfds_name="tiny_imdb", tfds_data_dir=tiny_tfds_dir, glove_path=tiny_glove_path,
         output_dir=str(out), max_examples=0, max_len=24, vocab_size=500, units=8, epochs=2,
-        average_from_epoch=1, min_accuracy=0.0, max_accuracy_drop=1.0, tuning="tune",
+        average_from_epoch=1, min_accuracy=0.0, max_accuracy_drop=1.0,
         tuner_max_trials=2, tuner_epochs=1, tune_units=(4, 8), tune_cells=("gru", "lstm"),
         ngram_vocab_size=300, ngram_max=2, ensemble_size=2)
 

@@ -6,7 +6,7 @@ padding mask), so a one-line review does not pay for 400 padded steps.
 """
 import json
 import os
-from typing import Callable, Dict, List, Sequence
+from typing import Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 import tensorflow as tf
@@ -18,7 +18,7 @@ from tensorflow_serving.apis import (classification_pb2, input_pb2, predict_pb2,
 from trainer import data, preprocessing
 from contract import data_profile, review_hashes
 from contract import signatures as sig
-from contract.names import INHERITED_SPANS_FILE, SOURCE_FILE
+from contract.names import HYPERPARAMETERS_FILE, INHERITED_SPANS_FILE, SOURCE_FILE
 
 
 def text_example(text, text_feature: str) -> tf.train.Example:
@@ -143,6 +143,14 @@ def write_data_record(export_dir: str, train_patterns, eval_patterns,
         with tf.io.gfile.GFile(os.path.join(export_dir, INHERITED_SPANS_FILE), "w") as out:
             json.dump({"spans": spans}, out)
     return result
+
+
+def write_hyperparameters(export_dir: str, hparams: Dict, tuned: Optional[Dict]) -> None:
+    """The hyperparameters the export was trained with, and the Tuner's record of them (Keras
+    Tuner's space and values, the search space as configured, searched or reused) or None
+    when they were given as flags. A later 'auto' Tuner reuses them (components/tuner.py)."""
+    with tf.io.gfile.GFile(os.path.join(export_dir, HYPERPARAMETERS_FILE), "w") as out:
+        json.dump({"hyperparameters": hparams, "tuner": tuned}, out, indent=2)
 
 
 def local_device(device: str) -> str:

@@ -42,11 +42,11 @@ def keras_verbosity() -> int:
 def embedding_for(tft_output: tft.TFTransformOutput, glove_path: str, num_oov_buckets: int):
     """(initial matrix or None, embedding rows, coverage summary) for the Transform
     vocabulary."""
-    vocabulary = _vocabulary(tft_output)
-    rows = preprocessing.embedding_rows(len(vocabulary), num_oov_buckets)
+    words = vocabulary(tft_output)
+    rows = preprocessing.embedding_rows(len(words), num_oov_buckets)
     if not glove_path:
-        return None, rows, {"vocabulary_size": len(vocabulary), "glove": "none"}
-    init = glove.load_embedding(glove_path, vocabulary, num_oov_buckets)
+        return None, rows, {"vocabulary_size": len(words), "glove": "none"}
+    init = glove.load_embedding(glove_path, words, num_oov_buckets)
     return init.matrix, rows, {**init.summary(), "glove": glove_path}
 
 
@@ -154,6 +154,9 @@ def run_fn(fn_args) -> None:
             strategy, settings.batch_size, repeat, files=len(data.files(patterns)))
 
     evaluation = dataset(fn_args.eval_files, False, settings.seed)
+    # The Tuner's best trial (continued here), or with --warm-start the served model.
+    base_model = getattr(fn_args, "base_model", None) or ""
+    trial = warm_start.read_start_point(base_model)
     members, runs = [], []
     for index in range(size):
         # Members differ only in their seed (initialization, dropout, shuffling).
@@ -162,9 +165,8 @@ def run_fn(fn_args) -> None:
         name = None if size == 1 else f"member_{index + 1}"
         with strategy.scope():
             member = models.build_model(hparams, rows, matrix, name=name)
-        if settings.warm_start:
-            started = warm_start.apply(member, getattr(fn_args, "base_model", None) or "",
-                                       _vocabulary(tft_output))
+        if base_model:
+            started = warm_start.apply(member, base_model, vocabulary(tft_output))
         if index == 0:
             member.summary(print_fn=lambda line: print(line, flush=True))
         logging.info("Training model %d of %d", index + 1, size)
@@ -179,8 +181,11 @@ def run_fn(fn_args) -> None:
     summary["distribution"] = {**distribution.describe(strategy),
                                "weights_sha256": distribution.weights_digest(model)}
     logging.info("Distribution: %s", summary["distribution"])
+    if trial:
+        summary["continued_trial"] = {**trial, "used": started["used"]}
     if settings.warm_start:
-        summary["warm_start"] = started
+        summary["warm_start"] = (started if not trial else
+                                 {"used": bool(trial.get("warm_started")), "through": "trials"})
     if size > 1:
         summary["members"] = runs
         summary["ensemble_eval_accuracy"] = model.evaluate(evaluation, verbose=0,
@@ -212,7 +217,7 @@ def backup_dir(settings: TrainerSettings, fn_args, tuned, member: int) -> str:
     return os.path.join(settings.backup_dir, key)
 
 
-def _vocabulary(tft_output: tft.TFTransformOutput):
+def vocabulary(tft_output: tft.TFTransformOutput):
     return [w.decode("utf-8", "replace") if isinstance(w, bytes) else w
             for w in tft_output.vocabulary_by_name(preprocessing.VOCAB_NAME)]
 
@@ -241,3 +246,5 @@ def write_outputs(model: tf.keras.Model, summary: Dict[str, Any], histories, fn_
     export.write_data_record(serving_dir, fn_args.train_files, fn_args.eval_files, tft_output,
                              settings.label_feature, fn_args.transform_graph_path,
                              (getattr(fn_args, "base_model", None) or "") if warm else "")
+    export.write_hyperparameters(serving_dir, summary["hparams"],
+                                 getattr(fn_args, "hyperparameters", None))

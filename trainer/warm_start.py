@@ -8,6 +8,7 @@ OOV rows carry over when the bucket count is the same. Every other layer is copi
 wide part is refitted as always (trainer/training.py). A served model of another shape (cell,
 units, layers, head) is not used, and the reason is logged and kept in training_summary.json.
 """
+import json
 import logging
 import os
 import tempfile
@@ -17,8 +18,7 @@ import numpy as np
 import tensorflow as tf
 
 from contract.data_profile import VOCABULARY_FILE, read_vocabulary
-
-WEIGHTS_FILE = os.path.join("assets.extra", "warm_start_weights.h5")
+from contract.names import START_POINT_FILE, WARM_START_WEIGHTS_FILE as WEIGHTS_FILE
 EMBEDDING_LAYER = "embedding"
 
 
@@ -69,10 +69,12 @@ def apply(model: tf.keras.Model, base_model_dir: str,
           new_vocabulary: Sequence[str]) -> Dict[str, Any]:
     """Sets `model`'s weights from the served export in `base_model_dir`, or leaves them all
     untouched; returns {"used": bool, "reason" or the rows mapped}."""
-    if not base_model_dir or not tf.io.gfile.exists(os.path.join(base_model_dir,
-                                                                  "saved_model.pb")):
-        return _not_used("no served model yet (first run)")
     weights_path = os.path.join(base_model_dir, WEIGHTS_FILE)
+    # The Tuner hands on its best trial as weights and vocabulary only, without a SavedModel.
+    if not base_model_dir or not (tf.io.gfile.exists(os.path.join(base_model_dir,
+                                                                   "saved_model.pb"))
+                                  or tf.io.gfile.exists(weights_path)):
+        return _not_used("no served model yet (first run)")
     if not tf.io.gfile.exists(weights_path) or not tf.io.gfile.exists(
             os.path.join(base_model_dir, VOCABULARY_FILE)):
         return _not_used("the served model was exported without warm-start weights")
@@ -113,3 +115,36 @@ def apply(model: tf.keras.Model, base_model_dir: str,
 def _not_used(reason: str) -> Dict[str, Any]:
     logging.info("Warm start not used: %s.", reason)
     return {"used": False, "reason": reason}
+
+
+def read_start_point(base_model_dir: str) -> Dict[str, Any]:
+    """What the Tuner recorded of the trial handed on in `base_model_dir`; {} for a served
+    export (or nothing)."""
+    path = os.path.join(base_model_dir, START_POINT_FILE)
+    if not base_model_dir or not tf.io.gfile.exists(path):
+        return {}
+    with tf.io.gfile.GFile(path) as f:
+        return json.load(f)
+
+
+def save_start_point(model: tf.keras.Model, target_dir: str, vocabulary: Sequence[str],
+                     trial: Dict[str, Any], lineage_from: str = "") -> None:
+    """What a later Trainer starts from without a SavedModel: `model`'s weights and the word
+    vocabulary its embedding rows follow (the Tuner's best trial). With `lineage_from` (the
+    served export the trial itself started from), that export's record of the reviews and
+    spans it learned from comes along, so the final export still inherits them."""
+    from contract import review_hashes
+    from contract.names import SOURCE_FILE
+
+    save_weights(model, target_dir)
+    with tf.io.gfile.GFile(os.path.join(target_dir, START_POINT_FILE), "w") as out:
+        json.dump(trial, out, indent=2)
+    path = os.path.join(target_dir, VOCABULARY_FILE)
+    tf.io.gfile.makedirs(os.path.dirname(path))
+    with tf.io.gfile.GFile(path, "w") as out:
+        out.write("".join(f"{token}\n" for token in vocabulary))
+    for name in (review_hashes.HASHES_FILE, SOURCE_FILE) if lineage_from else ():
+        if tf.io.gfile.exists(os.path.join(lineage_from, name)):
+            tf.io.gfile.makedirs(os.path.dirname(os.path.join(target_dir, name)))
+            tf.io.gfile.copy(os.path.join(lineage_from, name), os.path.join(target_dir, name),
+                             overwrite=True)

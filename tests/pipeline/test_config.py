@@ -1,7 +1,7 @@
 import pytest
 
 from cli import main as cli
-from pipeline.config import ConfigError, PipelineConfig, make_config
+from pipeline.config import PRESETS, ConfigError, PipelineConfig, make_config
 
 
 def test_defaults_are_valid_and_full_data():
@@ -42,7 +42,10 @@ def test_unknown_preset_and_field():
 def test_seed_preset_is_the_tutorial_model():
     config = make_config("seed")
     hparams = config.model_hparams()
-    assert (config.vocab_size, config.max_len, config.padding) == (10000, 80, "pre")
+    # The tutorial's pad_sequences keeps each review's ending; the padding side itself is masked
+    # (post keeps cuDNN on a GPU: tests/trainer/test_models.py).
+    assert (config.vocab_size, config.max_len, config.truncating) == (10000, 80, "pre")
+    assert config.padding == "post"
     assert (hparams.cell, hparams.num_layers, hparams.units, hparams.dropout) == (
         "lstm", 2, 64, 0.5)
     assert not hparams.bidirectional and not hparams.glove_trainable
@@ -109,10 +112,13 @@ def test_tuning_flags_parse_lists_and_validate():
         make_config(tune_cells=("rnn",))
 
 
-def test_reuse_without_previous_tuning_is_a_clear_error(tmp_path, capsys):
-    code = cli.main(["run", "--tuning", "reuse", "--output-dir", str(tmp_path)])
-    assert code == 2
-    assert "--tuning tune" in capsys.readouterr().err
+def test_the_tuner_runs_by_default_and_every_preset_but_the_tutorials_keeps_it():
+    """'auto' (components/tuner.py): a search on the first run, reuse later; the tutorial's
+    presets train their fixed model."""
+    assert make_config().tuning == "auto"
+    assert {name: make_config(name).tuning for name in PRESETS} == {
+        "full": "auto", "smoke": "auto", "recurrent": "auto", "seed": "fixed",
+        "seed-gru": "fixed"}
 
 
 @pytest.mark.parametrize("name, ok", [("imdb", True), ("a" * 40, True), ("a" * 41, False),

@@ -2,7 +2,8 @@
 
 The second run trains a genuinely worse candidate on the same data: the data components must
 come from the cache, the Evaluator must refuse it against the served baseline, and nothing new
-may be pushed. The third reuses the tuned hyperparameters.
+may be pushed. The third has new data (another vocabulary) and reuses the served model's
+tuned hyperparameters without a search.
 """
 import json
 import os
@@ -38,7 +39,10 @@ def second_run(first_run, pipeline_config):
 
 @pytest.fixture(scope="session")
 def reuse_run(second_run, pipeline_config):
-    reuse = pipeline_config.replace(min_accuracy=1.0, tuning="reuse")
+    """New data for the Tuner (another Transform output, as a new span brings), the same search
+    space as the served first model: 'auto' reuses its hyperparameters. The bar (1.0) keeps it
+    from being pushed, so the last test's rerun still finds the first model served."""
+    reuse = pipeline_config.replace(min_accuracy=1.0, vocab_size=400)
     local_runner.run(reuse)
     return report.latest_run(reuse)
 
@@ -135,10 +139,13 @@ def test_second_run_hits_the_cache_and_never_pushes_a_worse_model(second_run, fi
     assert versions == [os.path.basename(first_run.pushed_destination)]
 
 
-def test_tuner_records_trials_and_trainer_builds_the_best_model(first_run):
+def test_tuner_records_trials_and_trainer_continues_the_best_trial(first_run,
+                                                                    pushed_model_dir,
+                                                                    pipeline_config):
     trials = first_run.trials()
     assert len(trials) == 2  # Both trials completed; a failed one would stop the run.
     assert all(0.0 <= t["score"] <= 1.0 and t["units"] in (4, 8) for t in trials)
+    assert first_run.tuning()["trials"] == 2 and first_run.tuning()["seconds"] > 0
     best_file = tf.io.gfile.glob(os.path.join(
         first_run.artifact("Tuner", "best_hyperparameters").uri, "*"))
     best = json.load(open(best_file[0]))["values"]
@@ -147,6 +154,19 @@ def test_tuner_records_trials_and_trainer_builds_the_best_model(first_run):
     assert trained["hparams_source"] == "tuner artifact"
     for name in ("units", "cell", "dropout", "num_layers", "bidirectional", "learning_rate"):
         assert trained["hparams"][name] == pytest.approx(best[name]), name
+    # The Trainer started from the best trial's weights, which the Tuner handed on.
+    continued = trained["continued_trial"]
+    assert continued["used"] and continued["trial_id"] == trials[0]["trial_id"]
+    assert continued["score"] == pytest.approx(trials[0]["score"])
+    handed_on = os.path.join(first_run.artifact("Tuner", "model").uri, "Format-Serving",
+                             "assets.extra", "warm_start_weights.h5")
+    assert os.path.getsize(handed_on) > 1000
+    # The export records what it was trained with and the space it was chosen from.
+    record = json.load(open(os.path.join(pushed_model_dir, "assets.extra",
+                                         "hyperparameters.json")))
+    assert record["hyperparameters"] == trained["hparams"]
+    assert record["tuner"]["search_space"] == pipeline_config.search_space()
+    assert record["tuner"]["values"] == best
 
 
 def test_trainer_exports_an_ensemble_of_weight_averaged_models(first_run):
@@ -160,20 +180,27 @@ def test_trainer_exports_an_ensemble_of_weight_averaged_models(first_run):
                                      >= averaging["trained_eval_accuracy"])
 
 
-def test_reuse_mode_takes_the_previous_best_hyperparameters(reuse_run, first_run):
-    assert "Tuner" not in reuse_run.nodes
-    tuned = first_run.artifact("Tuner", "best_hyperparameters")
-    # What the Trainer was given, from ML Metadata's input events (not the resolver node, which
-    # records no outputs of its own): the first run's tuned hyperparameters.
-    given = reuse_run.nodes["Trainer"].inputs.get("hyperparameters", [])
-    assert [artifact.id for artifact in given] == [tuned.id]
-    # Same hyperparameters and inputs: the Trainer's earlier result is reused.
-    assert reuse_run.nodes["Trainer"].state == "CACHED"
-    assert reuse_run.training_summary()["hparams"] == first_run.training_summary()["hparams"]
-    # Its bar (--min-accuracy 1.0) is out of reach: the same model is not blessed or pushed.
-    assert reuse_run.nodes["Evaluator"].state == "COMPLETE"
-    assert reuse_run.blessed is False and reuse_run.pushed_destination is None
+def test_new_data_reuses_the_served_hyperparameters_without_a_search(reuse_run, first_run,
+                                                                       pipeline_config,
+                                                                       capsys):
+    from cli import main as cli
 
+    assert reuse_run.nodes["Transform"].state == "COMPLETE"  # New data for the Tuner.
+    assert reuse_run.nodes["Tuner"].state == "COMPLETE"
+    assert reuse_run.tuning() == {"reused_from_version": int(first_run.pushed_version),
+                                  "trials": 0, "seconds": 0.0}
+    assert reuse_run.trials() == []
+    searched = ("units", "cell", "dropout", "num_layers", "bidirectional", "learning_rate")
+    first, now = first_run.training_summary(), reuse_run.training_summary()
+    assert {n: now["hparams"][n] for n in searched} == {n: first["hparams"][n]
+                                                        for n in searched}
+    assert "continued_trial" not in now  # No trial to continue: trained from its start.
+    # Its bar (--min-accuracy 1.0) is out of reach: not blessed, not pushed.
+    assert reuse_run.blessed is False and reuse_run.pushed_destination is None
+    assert cli.main(["report", "--preset", "smoke", "--output-dir",
+                     pipeline_config.output_dir]) == 0
+    assert (f"reused the hyperparameters of served version {first_run.pushed_version} "
+            "(searched in the same space): 0 trials, 0 s of search") in capsys.readouterr().out
 
 
 def test_the_tiny_model_learned_the_task(first_run, pushed_model_dir):

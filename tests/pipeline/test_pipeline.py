@@ -88,3 +88,26 @@ def test_label_slices_are_opt_in():
     assert [list(s.feature_keys) for s in default.slicing_specs] == [[]]
     sliced = eval_config(make_config(eval_label_slices=True, label_feature="sentiment"))
     assert [list(s.feature_keys) for s in sliced.slicing_specs] == [[], ["sentiment"]]
+
+
+def test_the_default_pipeline_tunes_and_the_trainer_continues_the_tuners_model():
+    def wiring(**overrides):
+        components = {c.id: c for c in create_pipeline(make_config(**overrides)).components}
+        trainer = components["Trainer"]
+        base = trainer.inputs.get("base_model")
+        return components, trainer, base and base.producer_component_id
+
+    components, trainer, base_from = wiring()
+    assert components["Tuner"].exec_properties["mode"] == "auto"
+    assert base_from == "Tuner"
+    assert trainer.inputs["hyperparameters"].producer_component_id == "Tuner"
+    # --warm-start: the served model goes to the Tuner (every trial starts there), whose
+    # handed-on model the Trainer continues.
+    components, _, base_from = wiring(warm_start=True)
+    assert components["Tuner"].inputs["base_model"].producer_component_id == "WarmStartModel"
+    assert base_from == "Tuner"
+    components, trainer, base_from = wiring(tuning="fixed", warm_start=True)
+    assert "Tuner" not in components and base_from == "WarmStartModel"
+    assert "hyperparameters" not in trainer.inputs or trainer.inputs["hyperparameters"] is None
+    components, _, base_from = wiring(tuning="fixed")
+    assert base_from is None

@@ -1,7 +1,14 @@
+import types
+
 import numpy as np
 import pytest
 import tensorflow as tf
+from keras.src.layers.rnn import gru_lstm_utils
+from tensorflow_metadata.proto.v0 import schema_pb2
 
+from contract.settings import TransformSettings
+from pipeline.config import PRESETS, make_config
+from trainer import data, preprocessing
 from trainer.hparams import ModelHParams
 from trainer.models import average_ensemble, build_model
 
@@ -124,3 +131,81 @@ def test_a_review_without_tokens_gets_a_finite_probability():
     model = build_model(ModelHParams(units=4, dense_units=4), embedding_rows=10, embedding_dim=3)
     probability = model(np.zeros((2, 5), dtype=np.int64), training=False).numpy()
     assert np.all(np.isfinite(probability)) and np.all((probability >= 0) & (probability <= 1))
+
+
+def _preset_model(config):
+    tf.keras.utils.set_random_seed(config.seed)
+    return build_model(config.model_hparams(), preprocessing.embedding_rows(
+        config.vocab_size, config.num_oov_buckets))
+
+
+def _reviews(config, count):
+    """Token ids of `count` reviews of 1..99 tokens (some longer than the smaller presets'
+    max_len), and Transform's padded output for them under `config`."""
+    rng = np.random.default_rng(5)
+    reviews = [rng.integers(1, config.vocab_size + 1, size=n).tolist()
+               for n in rng.integers(1, 100, size=count)]
+    settings = TransformSettings.from_custom_config(config.transform_config())
+    ragged = tf.ragged.constant(reviews, dtype=tf.int64)
+    padded = preprocessing.pad_and_truncate(ragged, settings.max_len, settings.padding,
+                                            settings.truncating)
+    return reviews, padded, ragged.row_lengths()
+
+
+def _pipeline_batches(config, count):
+    """(tokens, review indices) batches as the Trainer reads them (data.make_dataset over
+    Transform's output) and as the serving signatures cut them (data.model_inputs)."""
+    reviews, padded, lengths = _reviews(config, count)
+    features = {preprocessing.TOKENS_FEATURE: padded, preprocessing.LENGTH_FEATURE: lengths}
+    index = tf.range(count, dtype=tf.int64)  # As the label: it follows each review.
+    accessor = types.SimpleNamespace(tf_dataset_factory=lambda patterns, options, schema: (
+        tf.data.Dataset.from_tensor_slices((features, index)).batch(options.batch_size)))
+    tft_output = types.SimpleNamespace(
+        transformed_metadata=types.SimpleNamespace(schema=schema_pb2.Schema()))
+    training = data.make_dataset(
+        types.SimpleNamespace(data_accessor=accessor), [], tft_output, "label",
+        config.batch_size, repeat=False, length_buckets=config.length_buckets, seed=config.seed)
+    model = _preset_model(config)
+    serving = [(data.model_inputs(model, {preprocessing.TOKENS_FEATURE: padded[start:start + 8]}),
+                index[start:start + 8]) for start in range(0, count, 8)]
+    return model, reviews, list(training) + serving
+
+
+@pytest.mark.parametrize("preset", sorted(PRESETS))
+def test_every_preset_feeds_the_recurrent_layers_a_cudnn_compatible_mask(preset):
+    """On a GPU, Keras runs LSTM/GRU with cuDNN only when its run-time check passes for the
+    batch: no mask, or one right-aligned with a token in every row. Else it falls back to the
+    generic kernel, which is much slower."""
+    config = make_config(preset)
+    model, _, batches = _pipeline_batches(config, 3 * config.batch_size)
+    for _, inner in _recurrent_layers(model):
+        assert inner._could_use_gpu_kernel
+    for tokens, _ in batches:
+        # The recurrent layers get this mask unchanged (dropout layers pass it through).
+        mask = model.get_layer("embedding").compute_mask(tokens)
+        if mask is not None:
+            assert bool(gru_lstm_utils.is_sequence_right_padded(mask)), "not right-aligned"
+            assert not bool(gru_lstm_utils.has_fully_masked_sequence(mask))
+
+
+@pytest.mark.parametrize("preset", sorted(PRESETS))
+def test_no_preset_prediction_depends_on_batching_or_padding(preset):
+    """Each review gets one probability: alone, in any training or serving batch, padded to
+    max_len on either side (so padding the seed presets 'post' changed none of their
+    predictions)."""
+    config = make_config(preset)
+    model, reviews, batches = _pipeline_batches(config, 24)
+    # One graph for all shapes: eager recurrent layers step slowly on a CPU.
+    call = tf.function(lambda tokens: model(tokens, training=False),
+                       input_signature=[tf.TensorSpec([None, None], tf.int64)])
+
+    def predict(tokens):
+        return call(tf.cast(tokens, tf.int64)).numpy()
+
+    alone = np.concatenate([predict([r[-config.max_len:]]) for r in reviews])
+    for tokens, index in batches:
+        np.testing.assert_allclose(predict(tokens), alone[index.numpy()], atol=1e-5)
+    for padding in ("pre", "post"):
+        padded = tf.keras.preprocessing.sequence.pad_sequences(reviews, config.max_len,
+                                                               padding=padding)
+        np.testing.assert_allclose(predict(padded), alone, atol=1e-5)
