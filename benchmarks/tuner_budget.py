@@ -60,11 +60,15 @@ def run_arm(work: str, name: str, flags: str) -> dict:
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--work-dir", required=True)
-    parser.add_argument("--arms", nargs="+", default=list(ARMS), choices=list(ARMS))
+    parser.add_argument("--arms", nargs="*", default=list(ARMS), choices=list(ARMS))
+    parser.add_argument("--arm", action="append", default=[], metavar="NAME=FLAGS",
+                        help="Another arm: its name and `imdb-pipeline run` flags.")
     args = parser.parse_args(argv)
     os.makedirs(args.work_dir, exist_ok=True)
     print(json.dumps({"cpu": cpu_model(), "cores": os.cpu_count()}), flush=True)
-    results = [run_arm(args.work_dir, name, ARMS[name]) for name in args.arms]
+    arms = [(name, ARMS[name]) for name in args.arms] + [
+        tuple(arm.split("=", 1)) for arm in args.arm]
+    results = [run_arm(args.work_dir, name, flags) for name, flags in arms]
     first = results[0]
     for result in results:
         if result.get("pipeline_seconds") and first.get("pipeline_seconds"):

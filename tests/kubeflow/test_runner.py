@@ -28,7 +28,8 @@ def compile_cli(tmp_path, target, *flags):
 @pytest.fixture(scope="module")
 def specs(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("specs")
-    return {target: compile_cli(tmp, target, "--cell", "lstm", "--tuning", "tune")[1]
+    # Default flags but the cell: the Tuner is part of the default pipeline on both targets.
+    return {target: compile_cli(tmp, target, "--cell", "lstm")[1]
             for target in ("vertex", "kfp")}
 
 
@@ -122,11 +123,18 @@ def test_dataflow_beam_args_reach_the_beam_components(tmp_path):
         assert args[-len(dataflow):] == dataflow, task
 
 
-def test_tuning_reuse_keeps_its_resolver_on_vertex(tmp_path):
-    code, compiled = compile_cli(tmp_path, "vertex", "--tuning", "reuse")
-    assert code == 0
-    tasks = compiled["pipelineSpec"]["root"]["dag"]["tasks"]
-    assert "latest_hyperparameters_resolver" in tasks and "Tuner" not in tasks
+def test_the_default_tuner_task_reads_the_serving_dir_and_the_trainer_its_model(specs):
+    """No resolver: the Tuner reads the served version itself ('auto'), on both targets, and the
+    Trainer's base model is the Tuner's handed-on trial."""
+    for compiled in specs.values():
+        spec = pipeline_spec(compiled)
+        tuner = spec["root"]["dag"]["tasks"]["Tuner"]
+        parameters = tuner["inputs"]["parameters"]
+        assert parameters["mode"]["runtimeValue"]["constant"] == "auto"
+        assert parameters["serving_dir"]["runtimeValue"]["constant"] == "gs://bucket/serving"
+        trainer = spec["root"]["dag"]["tasks"]["Trainer"]
+        assert trainer["inputs"]["artifacts"]["base_model"]["taskOutputArtifact"] == {
+            "outputArtifactKey": "model", "producerTask": "Tuner"}
 
 
 def refusal(tmp_path, capsys, target, *flags, remote=True):
@@ -172,10 +180,9 @@ def test_accelerator_types_of_the_other_target_are_refused(tmp_path, capsys, tar
     assert f"--gpu-type {gpu_type!r} is not an accelerator type for --target {target}" in err
 
 
-def test_resolver_and_unreadable_schemes_are_refused_on_kfp(tmp_path, capsys):
-    err = refusal(tmp_path, capsys, "kfp", "--tuning", "reuse", "--tfds-data-dir",
-                  "s3://bucket/tfds", "--pipeline-name", "9imdb")
-    assert "--tuning reuse needs an ML Metadata resolver" in err
+def test_unreadable_schemes_are_refused_on_kfp(tmp_path, capsys):
+    err = refusal(tmp_path, capsys, "kfp", "--tfds-data-dir", "s3://bucket/tfds",
+                  "--pipeline-name", "9imdb")
     assert "cannot read s3://" in err
     assert "9imdb" not in err  # Valid for KFP; only Vertex needs a leading letter.
 
