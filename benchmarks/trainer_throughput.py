@@ -65,6 +65,7 @@ def main(argv=None) -> dict:
     parser.add_argument("pipeline_root")
     parser.add_argument("--steps", type=int, default=60)
     parser.add_argument("--ways", default="plain_keras,trainer_fixed,trainer_buckets")
+    parser.add_argument("--batch-size", type=int, default=PipelineConfig().batch_size)
     args = parser.parse_args(argv)
     config = PipelineConfig()
     output = tft.TFTransformOutput(
@@ -77,7 +78,7 @@ def main(argv=None) -> dict:
     spec = {preprocessing.TOKENS_FEATURE: output.transformed_feature_spec()[
         preprocessing.TOKENS_FEATURE], "label": tf.io.FixedLenFeature([], tf.int64)}
     fn_args = _FnArgs(examples_uri)
-    batch = config.batch_size
+    batch = args.batch_size
     datasets = {
         "plain_keras": lambda: plain_keras(train_files, spec, batch),
         "trainer_fixed": lambda: data.make_dataset(

@@ -4,7 +4,7 @@ Each arm is a whole `imdb-pipeline run` on full IMDB in its own output dir (noth
 served), one after the other on this machine:
 
   fixed  --tuning fixed --epochs 4   the untuned default before the Tuner came back
-  auto   the defaults                 Tuner (3 trials on 30% of an epoch; the Trainer
+  auto   the defaults                 Tuner (3 trials on 20% of an epoch; the Trainer
                                       continues the best) and 3 Trainer epochs
 
 Prints one JSON line per arm (wall and per-component seconds, eval and test accuracy, what

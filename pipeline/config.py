@@ -179,7 +179,7 @@ class PipelineConfig:
     tuner_max_trials: int = _field(3, "Trials (random/bayesian).")
     tuner_epochs: int = _field(1, "Epochs per trial; a trial's score is its best eval "
                                "accuracy.")
-    tuner_train_fraction: float = _field(0.3, "Fraction of train each trial epoch sees.")
+    tuner_train_fraction: float = _field(0.2, "Fraction of train each trial epoch sees.")
     tune_units: Tuple[int, ...] = _field((32, 64), "Units to try (comma-separated).",
                                          item_type=int)
     tune_dropout: Tuple[float, ...] = _field((0.2, 0.4), "Dropout range low,high (step 0.1).",
