@@ -8,11 +8,12 @@ REMOTE = {"tfds": "gs://imdb-test/tfds", "glove": "gs://imdb-test/glove/glove.ti
 
 @pytest.fixture(scope="session")
 def tiny_kubeflow_config():
-    """The shared tiny pipeline, kept small for the entrypoint run: 1 epoch, 1 model, no Tuner."""
+    """The shared tiny pipeline, kept small for the entrypoint run: 1 epoch, 1 model, a Tuner
+    of one trial."""
     from pipeline.config import make_config
 
     return make_config(
         "smoke", tfds_name="tiny_imdb", tfds_data_dir=REMOTE["tfds"], glove_path=REMOTE["glove"],
         output_dir=REMOTE["out"], max_examples=0, max_len=24, vocab_size=500, units=8,
-        epochs=1, ensemble_size=1, average_from_epoch=0, warmup_reviews=2, tuning="fixed",
+        epochs=1, ensemble_size=1, average_from_epoch=0, warmup_reviews=2, tuner_max_trials=1,
         min_accuracy=0.0, max_accuracy_drop=1.0)

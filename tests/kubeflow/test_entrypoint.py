@@ -6,7 +6,9 @@ command and args of the spec and an ExecutorInput built from it (tests/kubeflow/
 each reading the artifacts the previous ones reported. This catches wrong import paths,
 custom_config that does not survive JSON, and artifacts the next step cannot read. Then the
 baseline task runs once more, as a second cluster run would, and must hand over the model the
-first run pushed. About 3 minutes of CPU (10 processes that each import TFX).
+first run pushed, and the Tuner once more on new data, which must reuse the pushed model's
+hyperparameters without a search (no ML Metadata resolver on KFP). About 4 minutes of CPU (13
+processes that each import TFX).
 """
 import json
 import os
@@ -17,8 +19,8 @@ from tests.kubeflow.conftest import REMOTE
 from tests.kubeflow.launcher import LocalLauncher, topological_order
 
 EXPECTED_ORDER = ["TfdsExampleGen", "StatisticsGen", "CuratedSchemaGen", "ExampleValidator",
-                  "AnomaliesGate", "Transform", "Trainer", "ServingBaseline", "Evaluator",
-                  "Pusher"]
+                  "AnomaliesGate", "Transform", "Tuner", "Trainer", "ServingBaseline",
+                  "Evaluator", "Pusher"]
 
 
 @pytest.fixture(scope="module")
@@ -106,3 +108,39 @@ def test_next_run_takes_the_pushed_model_as_baseline(cluster_run, tmp_path):
     with open(os.path.join(baseline["uri"], "Format-Serving", "saved_model.pb"), "rb") as a, \
             open(os.path.join(pushed["pushed_destination"], "saved_model.pb"), "rb") as b:
         assert a.read() == b.read()
+
+
+def test_the_tuner_hands_on_its_trial_and_a_next_run_on_new_data_reuses_the_served_choice(
+        cluster_run, tmp_path):
+    import copy
+    import shutil
+
+    launcher, _ = cluster_run
+    best = launcher.outputs["Tuner"]["best_hyperparameters"]["uri"]
+    with open(os.path.join(best, "best_hyperparameters.txt")) as f:
+        searched = json.load(f)
+    assert searched["source"]["trials"] == 1
+    handed_on = os.path.join(launcher.outputs["Tuner"]["model"]["uri"], "Format-Serving",
+                             "assets.extra", "warm_start_weights.h5")
+    assert os.path.getsize(handed_on) > 1000
+    with open(os.path.join(launcher.outputs["Trainer"]["model_run"]["uri"],
+                           "training_summary.json")) as f:
+        assert json.load(f)["continued_trial"]["used"] is True
+
+    # New data: another Transform output (a copy, as a new span's would be another artifact).
+    pushed = _metadata(launcher, "Pusher", "pushed_model")
+    graph = launcher.outputs["Transform"]["transform_graph"]
+    new_graph = copy.deepcopy(graph)
+    new_graph["uri"] = str(tmp_path / "new_transform_graph")
+    shutil.copytree(graph["uri"], new_graph["uri"])
+    launcher.outputs["Transform"]["transform_graph"] = new_graph
+    try:
+        launcher.run("Tuner", run="-2")
+    finally:
+        launcher.outputs["Transform"]["transform_graph"] = graph
+    with open(os.path.join(launcher.outputs["Tuner"]["best_hyperparameters"]["uri"],
+                           "best_hyperparameters.txt")) as f:
+        reused = json.load(f)
+    assert reused["source"] == {"reused_from_version": int(pushed["pushed_version"]),
+                                "trials": 0, "seconds": 0.0}
+    assert reused["values"] == searched["values"]
