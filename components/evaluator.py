@@ -7,7 +7,8 @@ Four changes to the stock executor, none about what TFMA computes:
   and both signatures score it the same. A failure fails the Evaluator, so nothing is blessed.
 
 - An empty baseline (nothing served yet, components/serving_baseline.py) is dropped instead of
-  loaded, so the first run is judged by the value threshold alone, as with an empty resolver.
+  loaded, and with it the non-inferiority bar (components/gate_metrics.py), so the first run is
+  judged by the absolute bar alone, as with an empty resolver.
 - An accuracy bar of `MAJORITY_CLASS_BAR` (own data's default) becomes the test set's
   majority-class share plus one review: a first model on data that is not IMDB must beat
   always answering the commoner label, whatever accuracy that data allows. The bar and the
@@ -32,7 +33,7 @@ from tfx.dsl.components.base import executor_spec
 from tfx.types import artifact_utils, standard_artifacts, standard_component_specs
 from tfx.utils import io_utils, path_utils, proto_utils
 
-from components import skew_guard
+from components import gate_metrics, skew_guard
 from contract.names import SCHEMA_FILE
 from components.pusher import BASELINE_VERSION_KEY, TRAINED_SPANS_KEY
 from contract.names import MAJORITY_CLASS_BAR
@@ -104,6 +105,20 @@ def resolve_accuracy_bar(exec_properties: Dict[str, Any], examples: types.Artifa
     return exec_properties, {}
 
 
+def without_paired_bar(exec_properties: Dict[str, Any]) -> Dict[str, Any]:
+    """exec_properties without the non-inferiority bar (it needs a served model to compare)."""
+    if standard_component_specs.EVAL_CONFIG_KEY not in exec_properties:
+        return exec_properties
+    eval_config = EvaluatorExecutor._eval_config(exec_properties)
+    for metrics_spec in eval_config.metrics_specs:
+        for metric in metrics_spec.metrics:
+            if metric.class_name == gate_metrics.PairedIntervals.__name__:
+                del metric.per_slice_thresholds[:]
+                metric.ClearField("threshold")
+    return {**exec_properties, standard_component_specs.EVAL_CONFIG_KEY:
+            proto_utils.proto_to_json(eval_config)}
+
+
 class EvaluatorExecutor(evaluator_executor.Executor):
     def Do(self, input_dict: Dict[str, List[types.Artifact]],
            output_dict: Dict[str, List[types.Artifact]], exec_properties: Dict[str, Any]) -> None:
@@ -114,9 +129,10 @@ class EvaluatorExecutor(evaluator_executor.Executor):
         baseline_version = -1
         if baseline and baseline[0].has_custom_property(SERVED_VERSION_KEY):
             baseline_version = baseline[0].get_int_custom_property(SERVED_VERSION_KEY)
-        if baseline and not has_baseline(artifact_utils.get_single_instance(baseline)):
-            logging.info("Empty baseline model: evaluating without change thresholds.")
-            del input_dict[key]
+        if not baseline or not has_baseline(artifact_utils.get_single_instance(baseline)):
+            logging.info("No served model: evaluating without the non-inferiority bar.")
+            input_dict.pop(key, None)
+            exec_properties = without_paired_bar(exec_properties)
         key = standard_component_specs.SCHEMA_KEY
         if input_dict.get(key):
             input_dict[key] = [self._projected_schema(input_dict[key], exec_properties)]

@@ -202,8 +202,13 @@ class PipelineConfig:
                                  f"{IMDB_MIN_ACCURACY} on IMDB, and with --input-pattern the "
                                  "test set's majority-class share plus one review (beat always "
                                  "answering the commoner label).")
-    max_accuracy_drop: float = _field(0.0, "Largest accuracy drop allowed against the version "
-                                      "TF Serving serves now (ServingBaseline).")
+    max_accuracy_drop: float = _field(0.005, "Non-inferiority margin against the version TF "
+                                      "Serving serves now: blessed only if the lower end of "
+                                      "the 95 % interval of test accuracy (candidate - served, "
+                                      "paired bootstrap over the same reviews) is >= -margin "
+                                      "(docs/results.md, \"The gate and its noise\").")
+    gate_bootstrap_samples: int = _field(1000, "Bootstrap resamples of the test reviews for "
+                                         "the Evaluator's intervals.")
 
     # Publishing (Pusher).
     keep_versions: int = _field(3, "Pushed versions kept in the serving dir (oldest removed "
@@ -409,6 +414,7 @@ class PipelineConfig:
               "--accept-span needs --input-pattern")
         check(0.0 <= self.max_accuracy_drop <= 1.0, f"--max-accuracy-drop must be in [0, 1], "
               f"got {self.max_accuracy_drop}")
+        check(self.gate_bootstrap_samples >= 100, "--gate-bootstrap-samples must be >= 100")
         check(self.tuning in TUNING_MODES, f"--tuning must be one of {TUNING_MODES}")
         check(self.tuner_max_trials >= 1, "--tuner-max-trials must be >= 1")
         check(self.tuner_epochs >= 1, "--tuner-epochs must be >= 1")

@@ -7,6 +7,7 @@ from google.protobuf import wrappers_pb2
 from tfx import v1 as tfx
 from tfx.dsl.components.base import executor_spec
 
+from components import gate_metrics
 from components.data_validation import AnomaliesGate, CuratedSchemaGen
 from components.pusher import VersionedPusherExecutor
 from components.drift import DriftGate
@@ -26,29 +27,36 @@ PREPROCESSING_FN = "trainer.preprocessing.preprocessing_fn"
 RUN_FN = "trainer.training.run_fn"
 DISTILL_RUN_FN = "trainer.distill.run_fn"
 TUNER_FN = "trainer.tuning.tuner_fn"
+GATE_CONFIDENCE = 0.95  # Two-sided: the bar reads the lower end, 97.5 % one-sided.
 
 
 def eval_config(config: PipelineConfig) -> tfma.EvalConfig:
-    """Test-split metrics with a quality and a no-regression gate (optionally per true label).
+    """Test-split metrics with intervals, a quality bar and a non-inferiority bar against the
+    served model (optionally per true label; the bars judge the overall slice).
 
-    Both bars apply to the overall slice only. A threshold set on the metric itself would
-    apply to every slice, i.e. to each class's accuracy too: a degenerate served model that
-    calls everything positive (accuracy 1.0 on label=1) would then block every later
-    candidate, however good, since none can beat 1.0 on that class.
+    - Quality: test accuracy (the point estimate) >= --min-accuracy.
+    - Non-inferiority: the lower end of the 95 % paired bootstrap interval of accuracy
+      (candidate - served), on the same test reviews, >= -(--max-accuracy-drop)
+      (components/gate_metrics.py). TFMA's change thresholds compare point estimates, which
+      turn a retrained copy of the served model into a coin toss; so the bar thresholds a
+      metric whose value is that lower end. The Evaluator drops it when nothing is served.
+
+    A threshold set on the metric itself would apply to every slice, i.e. to each class's
+    accuracy too: a degenerate served model that calls everything positive (accuracy 1.0 on
+    label=1) would then block every later candidate, however good.
     """
-    accuracy_threshold = tfma.MetricThreshold(
-        value_threshold=tfma.GenericValueThreshold(
-            lower_bound={"value": config.resolved_min_accuracy}),
-        change_threshold=tfma.GenericChangeThreshold(
-            direction=tfma.MetricDirection.HIGHER_IS_BETTER,
-            absolute={"value": -config.max_accuracy_drop - 1e-10}))
+    overall = [tfma.SlicingSpec()]
+    quality = tfma.MetricThreshold(value_threshold=tfma.GenericValueThreshold(
+        lower_bound={"value": config.resolved_min_accuracy}))
+    non_inferiority = tfma.MetricThreshold(value_threshold=tfma.GenericValueThreshold(
+        lower_bound={"value": -config.max_accuracy_drop - 1e-10}))
     # Speed (benchmarks/evaluator_speed.py): TFMA would load the export as a Keras model in
     # every Beam stage that touches it (8 loads of ~7 s, each retracing the GRUs) and compute
     # the metrics compiled into it, which repeat the ones below. "tf_generic" loads it as a
     # plain SavedModel and calls the signature; no default metrics. Same numbers, 84 s -> 43 s.
     # Per-label slices cost another ~9 s on IMDB; the report's confusion matrix shows the
     # same per-class numbers, so they are opt-in (--eval-label-slices).
-    slicing_specs = [tfma.SlicingSpec()]
+    slicing_specs = list(overall)
     if config.eval_label_slices:
         slicing_specs.append(tfma.SlicingSpec(feature_keys=[config.label_feature]))
     return tfma.EvalConfig(
@@ -60,11 +68,17 @@ def eval_config(config: PipelineConfig) -> tfma.EvalConfig:
         metrics_specs=[tfma.MetricsSpec(metrics=[
             tfma.MetricConfig(class_name="ExampleCount"),
             tfma.MetricConfig(class_name="BinaryAccuracy", per_slice_thresholds=[
-                tfma.PerSliceMetricThreshold(slicing_specs=[tfma.SlicingSpec()],
-                                             threshold=accuracy_threshold)]),
+                tfma.PerSliceMetricThreshold(slicing_specs=overall, threshold=quality)]),
             tfma.MetricConfig(class_name="AUC"),
             tfma.MetricConfig(class_name="Precision"),
             tfma.MetricConfig(class_name="Recall"),
+            tfma.MetricConfig(
+                class_name=gate_metrics.PairedIntervals.__name__,
+                module=gate_metrics.__name__,
+                config=json.dumps({"samples": config.gate_bootstrap_samples,
+                                   "confidence": GATE_CONFIDENCE, "seed": config.seed}),
+                per_slice_thresholds=[tfma.PerSliceMetricThreshold(
+                    slicing_specs=overall, threshold=non_inferiority)]),
         ])])
 
 

@@ -3,12 +3,14 @@ what was pushed, and the per-review views TFMA does not keep (confusion matrix, 
 length, calibration), computed by scoring the test split with the run's model."""
 import os
 
+from components import gate_metrics
 from reports import report, report_data, report_plots
 from pipeline.config import PipelineConfig
 from reports.html import cell, esc, image, para, section, table
 from pipeline import nodes
 
-METRICS = ("example_count", "binary_accuracy", "auc", "precision", "recall")
+METRICS = ("example_count", "binary_accuracy", "auc", "precision", "recall",
+           gate_metrics.CALIBRATION_ERROR)
 
 
 def _slice_name(key) -> str:
@@ -22,22 +24,32 @@ def _number(name: str, value):
     return value if isinstance(value, (int, float)) else str(value)
 
 
+def _interval(values: dict, name: str) -> str:
+    low, high = values.get(gate_metrics.lower(name)), values.get(gate_metrics.upper(name))
+    return "" if low is None or high is None else f"{low:.4f} – {high:.4f}"
+
+
 def metrics_part(run: report.RunReport) -> list:
     evaluation = run.artifact(nodes.EVALUATOR, "evaluation")
     if evaluation is None:
         return [para("The Evaluator did not run.", "bad")]
     slices = report.load_slices(evaluation.uri)
     baseline = run.baseline_metrics()
-    headers = ["metric", "candidate"] + (["baseline (served)"] if baseline else [])
+    headers = ["metric", "candidate", "95 % interval"] + (
+        ["baseline (served)"] if baseline else [])
     overall = slices.get((), {})
-    rows = [[cell(name), cell(_number(name, overall[name]), f"metric:{name}")]
+    rows = [[cell(name), cell(_number(name, overall[name]), f"metric:{name}"),
+             cell(_interval(overall, name), f"interval:{name}")]
             + ([cell(_number(name, baseline.get(name, "")), f"baseline:{name}")]
                if baseline else [])
             for name in METRICS if name in overall]
     per_slice = [[cell(_slice_name(key))] + [
         cell(_number(name, values.get(name, "")), f"slice:{_slice_name(key)}:{name}")
         for name in METRICS] for key, values in sorted(slices.items()) if key]
-    parts = ["<h3>TFMA metrics, test split</h3>", table(headers, rows)]
+    parts = ["<h3>TFMA metrics, test split</h3>", table(headers, rows),
+             para("Intervals: 95 %, percentile bootstrap over the test reviews "
+                  "(components/gate_metrics.py); the expected calibration error uses 10 "
+                  "equal-width bins of the predicted probability.", "note")]
     if per_slice:  # --eval-label-slices; per class, the confusion matrix below says it too.
         parts += ["<h3>Per slice</h3>", table(["slice", *METRICS], per_slice)]
     return parts
@@ -47,18 +59,25 @@ def decision_part(run: report.RunReport) -> list:
     blessed = run.blessed
     if blessed is None:
         return [para("No blessing: the Evaluator did not finish.", "bad")]
-    candidate = run.test_metrics().get("binary_accuracy")
+    metrics = run.test_metrics()
+    candidate = metrics.get("binary_accuracy")
     baseline = run.baseline_metrics().get("binary_accuracy")
     served = run.artifact(nodes.SERVING_BASELINE, "model")
     version = served and served.custom_properties.get("served_version")
-    against = (f"the served model (version {version.int_value}): accuracy "
-               f'<span data-key="baseline_accuracy">{baseline:.4f}</span>'
-               if baseline is not None else "no baseline (nothing served yet): only the "
-               "absolute bar applies")
+    if baseline is not None:
+        against = (f"the served model (version {version.int_value}): accuracy "
+                   f'<span data-key="baseline_accuracy">{baseline:.4f}</span>; '
+                   f'<span data-key="difference">{esc(report.difference_text(metrics))}'
+                   f"</span>; churn (predicted labels that flip) "
+                   f'<span data-key="churn">'
+                   f"{esc(report.interval_text(metrics, gate_metrics.FLIP_RATE))}</span>")
+    else:
+        against = "no baseline (nothing served yet): only the absolute bar applies"
     verdict = ('<span class="good" data-key="blessed">blessed</span>' if blessed else
                '<span class="bad" data-key="blessed">not blessed</span>')
     candidate = "?" if candidate is None else f"{candidate:.4f}"
-    parts = [para(f"{verdict}: candidate accuracy <span data-key=\"candidate_accuracy\">"
+    parts = [para(esc(run.gate_rule()), "note"),
+             para(f"{verdict}: candidate accuracy <span data-key=\"candidate_accuracy\">"
                   f"{candidate}</span> against {against}.")]
     skew = run.skew_check()
     if skew:

@@ -10,7 +10,7 @@ import datetime
 import os
 from typing import Optional
 
-from components import span_ledger
+from components import gate_metrics, span_ledger
 from reports import report, report_data, report_plots
 from reports.html import cell, esc, image, para, section, table
 from reports.html_evaluation import evaluation_section
@@ -224,13 +224,22 @@ def verdict_section(run: report.RunReport) -> str:
     verdict = {True: '<span class="good" data-key="verdict_blessed">blessed</span>',
                False: '<span class="bad" data-key="verdict_blessed">not blessed</span>',
                None: '<span class="bad" data-key="verdict_blessed">not evaluated</span>'}[blessed]
+    low, high = (metrics.get(gate_metrics.lower("binary_accuracy")),
+                 metrics.get(gate_metrics.upper("binary_accuracy")))
+    interval = (f' (95 % interval <span data-key="verdict_interval">{low:.4f} to {high:.4f}'
+                "</span>)" if low is not None and high is not None else "")
+    against = ""
+    if baseline is not None:
+        against = (f" against the served model's {baseline:.4f}: "
+                   f'<span data-key="verdict_difference">'
+                   f"{esc(report.difference_text(metrics))}</span>")
+    elif blessed is not None:
+        against = " (nothing served before: only the absolute bar applied)"
     lines = [para(
         f'Test accuracy <b data-key="verdict_accuracy">'
-        f'{"?" if accuracy is None else f"{accuracy:.4f}"}</b> on '
-        f'{int(metrics.get("example_count", 0)):,} test reviews; {verdict}'
-        + (f" against the served model's {baseline:.4f}" if baseline is not None else
-           " (nothing served before: only the absolute bar applied)" if blessed is not None
-           else "") + ".")]
+        f'{"?" if accuracy is None else f"{accuracy:.4f}"}</b>{interval} on '
+        f'{int(metrics.get("example_count", 0)):,} test reviews; {verdict}{against}.'),
+        para(f'<span data-key="verdict_rule">{esc(run.gate_rule())}</span>', "note")]
     lines += [para(esc(failure), "bad") for failure in run.blessing_failures()]
     lines.append(para(f'<span data-key="verdict_push">{esc(run.push_status())}</span>.'))
     return section("verdict", "Verdict", lines)

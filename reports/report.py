@@ -10,6 +10,7 @@ from ml_metadata.proto import metadata_store_pb2
 
 from pipeline.config import PipelineConfig
 from reports import report_plots
+from components import gate_metrics
 from components.evaluator import ACCURACY_BAR_KEY
 from components.pusher import ALREADY_SERVED_KEY
 from contract.errors import UserError
@@ -90,6 +91,33 @@ class RunReport:
             failures = self.blessing_failures()
             return "not pushed: not blessed" + (f": {failures[0]}" if failures else "")
         return "not pushed"
+
+    def gate_margin(self) -> Optional[float]:
+        """The non-inferiority margin (--max-accuracy-drop) of the run's Evaluator."""
+        found = self.nodes.get(nodes.EVALUATOR)
+        text = found.properties.get("eval_config") if found else None
+        if not text:
+            return None
+        import tensorflow_model_analysis as tfma
+        from google.protobuf import json_format
+
+        config = json_format.Parse(text, tfma.EvalConfig())
+        for spec in config.metrics_specs:
+            for metric in spec.metrics:
+                if metric.class_name == gate_metrics.PairedIntervals.__name__:
+                    for per_slice in metric.per_slice_thresholds:
+                        return max(0.0, -per_slice.threshold.value_threshold.lower_bound.value)
+        return None
+
+    def gate_rule(self) -> str:
+        """The Evaluator's blessing rule in one sentence, with this run's bar and margin."""
+        bar = self.accuracy_bar().get("value")
+        bar = f"{bar:.4f}" if bar is not None else "the --min-accuracy bar"
+        margin = self.gate_margin()
+        margin = f"{margin:.4f}" if margin is not None else "the margin"
+        return (f"Rule: blessed when test accuracy >= {bar} and, when a model is served, the "
+                f"lower end of the 95 % interval of accuracy (candidate - served, paired over "
+                f"the same test reviews) >= -{margin} (--max-accuracy-drop).")
 
     def custom_config(self, node: str) -> dict:
         """A node's custom_config exec property (what its code was given), {} if none."""
@@ -181,14 +209,15 @@ class RunReport:
                 name = failure.metric_key.name.replace("binary_accuracy", "test accuracy")
                 threshold = failure.metric_threshold
                 value = failure.metric_value.double_value.value
-                if failure.metric_key.is_diff:
-                    drop = -threshold.change_threshold.absolute.value
-                    before = baseline.get(failure.metric_key.name)
-                    against = (f"served version {version.int_value}'s {before:.4f}"
+                if failure.metric_key.name == gate_metrics.NON_INFERIORITY:
+                    margin = -threshold.value_threshold.lower_bound.value
+                    before = baseline.get("binary_accuracy")
+                    against = (f"served version {version.int_value} ({before:.4f})"
                                if version is not None and before is not None
-                               else "the served model's")
-                    lines.append(f"{name}{where} is {-value:.4f} below {against} (allowed "
-                                 f"drop {max(drop, 0):.4f}, --max-accuracy-drop)")
+                               else "the served model")
+                    lines.append(f"test accuracy against {against}{where}: "
+                                 f"{difference_text(self.test_metrics())}; its lower end is "
+                                 f"below -{max(margin, 0):.4f} (--max-accuracy-drop)")
                 else:
                     bar = threshold.value_threshold.lower_bound.value
                     rule = self.accuracy_bar().get("rule", "--min-accuracy")
@@ -244,6 +273,27 @@ class RunReport:
         model_run = self.artifact(nodes.TRAINER, "model_run")
         path = model_run and os.path.join(model_run.uri, TRAINING_SUMMARY_FILE)
         return json.loads(read_text(path)) if path and tf.io.gfile.exists(path) else {}
+
+
+def interval_text(metrics: Dict[str, float], name: str) -> str:
+    """'0.9199 (95 % interval 0.9165 to 0.9232)'; the point alone without an interval."""
+    value = metrics.get(name)
+    if value is None:
+        return "?"
+    low, high = (metrics.get(gate_metrics.lower(name)), metrics.get(gate_metrics.upper(name)))
+    if low is None or high is None:
+        return f"{value:.4f}"
+    return f"{value:.4f} (95 % interval {low:.4f} to {high:.4f})"
+
+
+def difference_text(metrics: Dict[str, float]) -> str:
+    """Candidate - served accuracy with its paired interval, signed."""
+    name = gate_metrics.ACCURACY_DIFF
+    value, low, high = (metrics.get(name), metrics.get(gate_metrics.lower(name)),
+                        metrics.get(gate_metrics.upper(name)))
+    if value is None or low is None or high is None:
+        return "candidate - served: ?"
+    return f"candidate - served {value:+.4f} (95 % interval {low:+.4f} to {high:+.4f})"
 
 
 def tuning_text(tuning: dict) -> str:
@@ -389,6 +439,31 @@ def span_verdict_lines(drift: Optional[Dict[str, Any]], ledger: Dict) -> List[st
     return lines
 
 
+REPORTED_METRICS = ("binary_accuracy", "auc", "precision", "recall",
+                    gate_metrics.CALIBRATION_ERROR)
+
+
+def gate_lines(report: RunReport, metrics: Dict[str, float]) -> List[str]:
+    """The test metrics with their intervals, the comparison with the served model (paired
+    difference and churn) and the rule the Evaluator applied."""
+    if not metrics:
+        return []
+    lines = ["Test split metrics (95 % intervals: bootstrap over the test reviews):"]
+    lines += [f"  {name}={interval_text(metrics, name)}" for name in REPORTED_METRICS
+              if name in metrics]
+    if "example_count" in metrics:
+        lines.append(f"  example_count={int(metrics['example_count'])}")
+    if gate_metrics.ACCURACY_DIFF in metrics:
+        served = report.artifact(nodes.SERVING_BASELINE, "model")
+        version = served and served.custom_properties.get("served_version")
+        before = report.baseline_metrics().get("binary_accuracy")
+        lines.append(f"Against served:     version {version.int_value if version else '?'}"
+                     + (f" ({before:.4f})" if before is not None else "") + ": "
+                     + difference_text(metrics) + "; churn (predicted labels that flip) "
+                     + interval_text(metrics, gate_metrics.FLIP_RATE))
+    return lines
+
+
 def format_report(report: RunReport, plots: Optional[Dict[str, str]] = None,
                   ledger: Optional[Dict] = None) -> str:
     lines = [f"Pipeline run {report.run_id}:",
@@ -444,10 +519,7 @@ def format_report(report: RunReport, plots: Optional[Dict[str, str]] = None,
         if "distillation" in summary:
             lines.append(f"Distillation:       {distillation_text(summary['distillation'])}")
     metrics = report.test_metrics()
-    if metrics:
-        shown = ", ".join(f"{k}={v:.4f}" for k, v in sorted(metrics.items())
-                          if isinstance(v, (int, float)))
-        lines.append(f"Test split metrics: {shown}")
+    lines += gate_lines(report, metrics)
     evaluation = report.artifact(nodes.EVALUATOR, "evaluation")
     if evaluation is not None:
         lines.append(f"Evaluation (TFMA):  {evaluation.uri}")

@@ -53,6 +53,29 @@ def test_drops_only_an_empty_baseline(tmp_path, monkeypatch, served):
     assert ("baseline_model" in seen) is served and seen["model"] == ["candidate"]
 
 
+@pytest.mark.parametrize("served", [False, True])
+def test_the_non_inferiority_bar_needs_a_served_model(tmp_path, monkeypatch, served):
+    """Nothing served: no paired difference to bound, so the bar goes (TFMA would count a
+    threshold on a metric it never computed as a failure); served: it stays."""
+    from components.gate_metrics import PairedIntervals
+
+    handed = {}
+    monkeypatch.setattr(evaluator_executor.Executor, "Do",
+                        lambda self, inputs, outputs, props: handed.update(props))
+    monkeypatch.setattr(EvaluatorExecutor, "_check_skew", lambda self, inputs, props: {})
+    if served:
+        serve(tmp_path / "serving", 1)
+    baseline = run_executor(tmp_path / "serving", tmp_path / "baseline")
+    props = {"eval_config": proto_utils.proto_to_json(eval_config(make_config()))}
+    EvaluatorExecutor().Do({"model": ["candidate"], "baseline_model": [baseline]}, {}, props)
+    (paired,) = [m for spec in EvaluatorExecutor._eval_config(handed).metrics_specs
+                 for m in spec.metrics if m.class_name == PairedIntervals.__name__]
+    assert len(paired.per_slice_thresholds) == (1 if served else 0)
+    if served:
+        bound = paired.per_slice_thresholds[0].threshold.value_threshold.lower_bound.value
+        assert bound == pytest.approx(-make_config().max_accuracy_drop)
+
+
 def test_stock_evaluator_gets_the_schema_cut_to_the_label(tmp_path, monkeypatch):
     seen = _capture_stock_do(monkeypatch)
     schema = standard_artifacts.Schema()

@@ -51,13 +51,15 @@ def test_transform_tuner_and_trainer_carry_the_code_fingerprint():
     assert code_fingerprint(PREPROCESSING_FN) != code_fingerprint(RUN_FN)
 
 
-def _validate(slice_key, candidate, baseline, **config):
-    """TFMA's own validator on one slice's candidate/baseline accuracies, with the pipeline's
+def _validate(slice_key, candidate, baseline, lower_end=None, **config):
+    """TFMA's own validator on one slice's accuracies and the non-inferiority metric (the
+    lower end of candidate - served; default: the point difference), with the pipeline's
     EvalConfig as TFX's Evaluator completes it when a baseline is there."""
     from tensorflow_model_analysis.evaluators import metrics_validator
     from tensorflow_model_analysis.metrics import metric_types
     from tensorflow_model_analysis.utils import config_util
 
+    from components.gate_metrics import NON_INFERIORITY
     from pipeline.config import make_config
     from pipeline.pipeline import eval_config
 
@@ -65,7 +67,8 @@ def _validate(slice_key, candidate, baseline, **config):
         eval_config(make_config(**config)), has_baseline=True)
     key = functools.partial(metric_types.MetricKey, "binary_accuracy")
     metrics = {key(model_name="candidate"): candidate, key(model_name="baseline"): baseline,
-               key(model_name="candidate", is_diff=True): candidate - baseline}
+               metric_types.MetricKey(NON_INFERIORITY, model_name="candidate"):
+                   candidate - baseline if lower_end is None else lower_end}
     return metrics_validator.validate_metrics((slice_key, metrics), config).validation_ok
 
 
@@ -76,8 +79,19 @@ def test_the_gates_judge_overall_accuracy_not_each_class():
     assert _validate((("label", 1),), candidate=0.93, baseline=1.0, **slices)
     assert _validate((("label", 0),), candidate=0.0, baseline=0.5, min_accuracy=0.9, **slices)
     assert _validate((), candidate=0.92, baseline=0.91, **slices)
-    assert not _validate((), candidate=0.90, baseline=0.91)  # The no-regression gate.
     assert not _validate((), candidate=0.80, baseline=0.70, min_accuracy=0.85)  # The bar.
+
+
+def test_the_served_model_is_compared_by_the_lower_end_of_the_paired_interval():
+    """Not by the point estimates: a candidate that scores less than the served model is
+    blessed when the interval shows it at most --max-accuracy-drop worse, and one that scores
+    more is refused when the interval reaches further down."""
+    assert _validate((), candidate=0.918, baseline=0.919, lower_end=-0.0045)
+    assert not _validate((), candidate=0.921, baseline=0.919, lower_end=-0.0055)
+    assert not _validate((), candidate=0.90, baseline=0.91, lower_end=-0.02)
+    assert _validate((), candidate=0.90, baseline=0.91, lower_end=-0.02, max_accuracy_drop=0.03)
+    assert not _validate((), candidate=0.92, baseline=0.92, lower_end=-0.0001,
+                         max_accuracy_drop=0.0)
 
 
 def test_label_slices_are_opt_in():

@@ -10,6 +10,7 @@ import pytest
 import tensorflow as tf
 
 from reports import html_report, report_browser, report_data
+from reports.html import esc
 from tests.support import browser
 from tests.tiny_data import tiny_label
 from trainer import preprocessing
@@ -145,12 +146,22 @@ def test_the_verdict_comes_first_and_matches_the_evaluation(page, first_run):
     assert keyed(page, "verdict_accuracy") == f"{first_run.test_metrics()['binary_accuracy']:.4f}"
     assert keyed(page, "verdict_blessed") == ("blessed" if first_run.blessed else "not blessed")
     assert keyed(page, "verdict_push") == first_run.push_status()
+    # The rule in one sentence, with the run's bar and margin; the accuracy's interval.
+    assert keyed(page, "verdict_rule") == esc(first_run.gate_rule())
+    low, high = (float(v) for v in keyed(page, "verdict_interval").split(" to "))
+    assert low <= first_run.test_metrics()["binary_accuracy"] <= high
+    assert low == pytest.approx(first_run.test_metrics()["binary_accuracy_lower_bound"],
+                                abs=5e-5)
 
 
 def test_evaluation_section_matches_tfma_and_the_push(page, first_run):
     metrics = first_run.test_metrics()
     assert keyed(page, "metric:example_count") == "80"
     assert keyed(page, "metric:binary_accuracy") == f"{metrics['binary_accuracy']:.4f}"
+    assert keyed(page, "interval:auc") == (f"{metrics['auc_lower_bound']:.4f} – "
+                                           f"{metrics['auc_upper_bound']:.4f}")
+    calibration = float(keyed(page, "metric:expected_calibration_error"))
+    assert calibration == pytest.approx(metrics["expected_calibration_error"], abs=5e-5)
     negatives = sum(tiny_label(i) == 0 for i in range(80))
     assert "slice:label=0:example_count" not in page  # Label slices are opt-in.
     assert keyed(page, "blessed") == ("blessed" if first_run.blessed else "not blessed")

@@ -59,19 +59,14 @@ def _refused_run(monkeypatch, failures, bar):
                                   "Pusher": pusher}, "m")
 
 
-def _failure(value, lower_bound=None, change=None):
+def _failure(value, lower_bound, name="binary_accuracy"):
     from tensorflow_model_analysis.proto import config_pb2, metrics_for_slice_pb2
     from tensorflow_model_analysis.proto import validation_result_pb2 as vr
 
     threshold = config_pb2.MetricThreshold()
-    if change is None:
-        threshold.value_threshold.lower_bound.value = lower_bound
-    else:
-        threshold.change_threshold.absolute.value = change
+    threshold.value_threshold.lower_bound.value = lower_bound
     failure = vr.ValidationFailure(
-        metric_key=metrics_for_slice_pb2.MetricKey(name="binary_accuracy",
-                                                   is_diff=change is not None),
-        metric_threshold=threshold)
+        metric_key=metrics_for_slice_pb2.MetricKey(name=name), metric_threshold=threshold)
     failure.metric_value.double_value.value = value
     return failure
 
@@ -85,8 +80,15 @@ def test_a_refusal_names_the_value_the_bar_and_the_flag(monkeypatch):
         "not pushed: not blessed: test accuracy 0.5100 is below the bar 0.5202 (beat the "
         "majority class: always answering label 1 scores 0.5192 on the 1040 test reviews; "
         "--min-accuracy sets another)")
-    run = _refused_run(monkeypatch, [_failure(-0.0110, change=-1e-10)],
+    from components import gate_metrics
+    from reports import report
+
+    run = _refused_run(monkeypatch, [_failure(-0.0152, -0.005, gate_metrics.NON_INFERIORITY)],
                        {"value": 0.85, "rule": "--min-accuracy"})
+    monkeypatch.setattr(report.RunReport, "test_metrics", lambda self, slice_key=(): {
+        "binary_accuracy": 0.7191, "accuracy_diff": -0.0110,
+        "accuracy_diff_lower_bound": -0.0152, "accuracy_diff_upper_bound": -0.0068})
     assert run.blessing_failures() == [
-        "test accuracy is 0.0110 below served version 1700000000's 0.7301 (allowed drop "
-        "0.0000, --max-accuracy-drop)"]
+        "test accuracy against served version 1700000000 (0.7301): candidate - served -0.0110 "
+        "(95 % interval -0.0152 to -0.0068); its lower end is below -0.0050 "
+        "(--max-accuracy-drop)"]

@@ -1,0 +1,212 @@
+"""A TFMA metric that turns the Evaluator's gate into a statistical statement.
+
+TFMA's thresholds compare point estimates, and its own confidence intervals are not what its
+validator reads. `PairedIntervals` keeps, per slice, each test review's label and the scores of
+the candidate and (when there is one) the served baseline, and computes from one Poisson
+bootstrap over those reviews:
+
+- a 95 % interval for each reported metric of the candidate (accuracy, AUC, precision, recall,
+  expected calibration error);
+- against the served model, on the same reviews and the same resamples: the accuracy
+  difference candidate − served with its interval, and the churn (the share of reviews whose
+  predicted label flips) with its interval.
+
+The metric's own value (`accuracy_diff_lower_bound`, the interval's lower end) is what the
+non-inferiority bar thresholds: blessed when it is ≥ −`--max-accuracy-drop`, i.e. when the test
+set shows, at 97.5 % one-sided confidence, that the candidate is at most that much worse.
+
+TFMA imports this module by name (the MetricConfig's `module`), so it depends on numpy, Beam and
+TFMA only.
+"""
+from typing import Dict, Iterable, List, Optional
+
+import apache_beam as beam
+import numpy as np
+from tensorflow_model_analysis.metrics import metric_types, metric_util
+from tensorflow_model_analysis.utils import model_util
+
+NON_INFERIORITY = "accuracy_diff_lower_bound"
+ACCURACY_DIFF = "accuracy_diff"
+FLIP_RATE = "flip_rate"
+CALIBRATION_ERROR = "expected_calibration_error"
+# Metrics reported with an interval (TFMA computes the point estimates of the first four).
+INTERVAL_METRICS = ("binary_accuracy", "auc", "precision", "recall", CALIBRATION_ERROR,
+                    ACCURACY_DIFF, FLIP_RATE)
+THRESHOLD = 0.5  # As TFMA's BinaryAccuracy, Precision and Recall.
+CALIBRATION_BINS = 10
+_CHUNK = 100  # Resamples drawn at a time (memory: _CHUNK x reviews weights).
+
+
+def lower(name: str) -> str:
+    return f"{name}_lower_bound"
+
+
+def upper(name: str) -> str:
+    return f"{name}_upper_bound"
+
+
+def _auc(weights: np.ndarray, scores: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Weighted ROC AUC per row of `weights` (ties count one half)."""
+    order = np.argsort(scores, kind="stable")
+    sorted_scores = scores[order]
+    starts = np.flatnonzero(np.r_[True, sorted_scores[1:] != sorted_scores[:-1]])
+    positive = labels[order] > 0.5
+    w = weights[:, order]
+    pos = np.add.reduceat(w * positive, starts, axis=1)
+    neg = np.add.reduceat(w * ~positive, starts, axis=1)
+    below = np.cumsum(neg, axis=1) - neg
+    total = pos.sum(axis=1) * neg.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (pos * (below + 0.5 * neg)).sum(axis=1) / total
+
+
+def _statistics(weights: np.ndarray, labels: np.ndarray, candidate: np.ndarray,
+                baseline: Optional[np.ndarray]) -> Dict[str, np.ndarray]:
+    """Each statistic once per row of `weights` (a row of ones: the plain estimate)."""
+    predicted = candidate > THRESHOLD
+    truth = labels > 0.5
+    correct = predicted == truth
+    total = weights.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        hits = weights @ (predicted & truth)
+        bins = np.minimum((candidate * CALIBRATION_BINS).astype(int), CALIBRATION_BINS - 1)
+        onehot = np.eye(CALIBRATION_BINS)[bins]
+        gap = np.abs(weights @ (onehot * labels[:, None]) - weights @ (onehot * candidate[:, None]))
+        stats = {"binary_accuracy": weights @ correct / total,
+                 "auc": _auc(weights, candidate, labels),
+                 "precision": hits / (weights @ predicted),
+                 "recall": hits / (weights @ truth),
+                 CALIBRATION_ERROR: gap.sum(axis=1) / total}
+        if baseline is not None:
+            base_predicted = baseline > THRESHOLD
+            stats[ACCURACY_DIFF] = weights @ (
+                correct.astype(float) - (base_predicted == truth)) / total
+            stats[FLIP_RATE] = weights @ (predicted != base_predicted) / total
+    return stats
+
+
+def paired_intervals(labels: Iterable[float], candidate: Iterable[float],
+                     baseline: Optional[Iterable[float]] = None, samples: int = 1000,
+                     confidence: float = 0.95, seed: int = 0) -> Dict[str, float]:
+    """Point estimates and `confidence` percentile intervals from `samples` Poisson bootstrap
+    resamples of the reviews, the same resamples for every statistic (so the difference with
+    the baseline is paired). Deterministic for a given seed."""
+    labels = np.asarray(labels, dtype=float)
+    candidate = np.asarray(candidate, dtype=float)
+    baseline = None if baseline is None else np.asarray(baseline, dtype=float)
+    if not len(labels):
+        return {}
+    point = {name: float(value[0]) for name, value in _statistics(
+        np.ones((1, len(labels))), labels, candidate, baseline).items()}
+    rng = np.random.default_rng(seed)
+    draws: Dict[str, List[np.ndarray]] = {name: [] for name in point}
+    for start in range(0, samples, _CHUNK):
+        weights = rng.poisson(1.0, (min(_CHUNK, samples - start), len(labels))).astype(float)
+        for name, values in _statistics(weights, labels, candidate, baseline).items():
+            draws[name].append(values)
+    tail = (1.0 - confidence) / 2.0
+    result = dict(point)
+    for name, values in draws.items():
+        values = np.concatenate(values)
+        values = values[np.isfinite(values)]
+        if len(values):
+            result[lower(name)], result[upper(name)] = (
+                float(v) for v in np.quantile(values, [tail, 1.0 - tail]))
+    # TFMA computes these point estimates itself; report only what it does not.
+    for name in ("binary_accuracy", "auc", "precision", "recall"):
+        result.pop(name)
+    return result
+
+
+class _Accumulator:
+    __slots__ = ("labels", "candidate", "baseline")
+
+    def __init__(self):
+        self.labels: List[float] = []
+        self.candidate: List[float] = []
+        self.baseline: List[float] = []
+
+
+class _PairedCombiner(beam.CombineFn):
+    def __init__(self, keys: Dict[str, metric_types.MetricKey], eval_config, model_name: str,
+                 baseline_name: Optional[str], output_name: str, samples: int,
+                 confidence: float, seed: int):
+        self._keys = keys
+        self._eval_config = eval_config
+        self._model_name = model_name
+        self._baseline_name = baseline_name
+        self._output_name = output_name
+        self._samples, self._confidence, self._seed = samples, confidence, seed
+
+    def create_accumulator(self) -> _Accumulator:
+        return _Accumulator()
+
+    def _scores(self, element, model_name: str):
+        return list(metric_util.to_label_prediction_example_weight(
+            inputs=element, eval_config=self._eval_config, model_name=model_name,
+            output_name=self._output_name, flatten=True, allow_none=True))
+
+    def add_input(self, accumulator: _Accumulator, element) -> _Accumulator:
+        candidate = self._scores(element, self._model_name)
+        for label, prediction, _ in candidate:
+            accumulator.labels.append(float(np.ravel(label)[0]))
+            accumulator.candidate.append(float(np.ravel(prediction)[0]))
+        if self._baseline_name is not None:
+            accumulator.baseline.extend(float(np.ravel(prediction)[0]) for _, prediction, _
+                                        in self._scores(element, self._baseline_name))
+        return accumulator
+
+    def merge_accumulators(self, accumulators: Iterable[_Accumulator]) -> _Accumulator:
+        accumulators = iter(accumulators)
+        result = next(accumulators)
+        for other in accumulators:
+            result.labels.extend(other.labels)
+            result.candidate.extend(other.candidate)
+            result.baseline.extend(other.baseline)
+        return result
+
+    def extract_output(self, accumulator: _Accumulator) -> Dict[metric_types.MetricKey, float]:
+        values = paired_intervals(
+            accumulator.labels, accumulator.candidate,
+            accumulator.baseline if self._baseline_name is not None else None,
+            self._samples, self._confidence, self._seed)
+        return {key: values[name] for name, key in self._keys.items() if name in values}
+
+
+def _computations(name: str = NON_INFERIORITY, samples: int = 1000, confidence: float = 0.95,
+                  seed: int = 0, eval_config=None, model_names: Iterable[str] = ("",),
+                  output_names: Iterable[str] = ("",), example_weighted: bool = False
+                  ) -> metric_types.MetricComputations:
+    baseline_spec = model_util.get_baseline_model_spec(eval_config) if eval_config else None
+    baseline_name = baseline_spec.name if baseline_spec else None
+    paired = (ACCURACY_DIFF, FLIP_RATE)
+    reported = [n for n in INTERVAL_METRICS if baseline_name is not None or n not in paired]
+    names = [CALIBRATION_ERROR] + [lower(n) for n in reported] + [upper(n) for n in reported]
+    if baseline_name is not None:
+        names += list(paired)
+    computations = []
+    for model_name in model_names or ("",):
+        if model_name == baseline_name:
+            continue
+        for output_name in output_names or ("",):
+            # lower(ACCURACY_DIFF) == NON_INFERIORITY: the metric's own name, which the bar
+            # thresholds.
+            keys = {n: metric_types.MetricKey(name=n, model_name=model_name,
+                                              output_name=output_name,
+                                              example_weighted=example_weighted)
+                    for n in names}
+            computations.append(metric_types.MetricComputation(
+                keys=list(keys.values()), preprocessors=None,
+                combiner=_PairedCombiner(keys, eval_config, model_name, baseline_name,
+                                         output_name, samples, confidence, seed)))
+    return computations
+
+
+class PairedIntervals(metric_types.Metric):
+    """Intervals for the candidate's metrics and, against the served baseline, the paired
+    accuracy difference and churn; its value is the difference's lower bound."""
+
+    def __init__(self, name: str = NON_INFERIORITY, samples: int = 1000,
+                 confidence: float = 0.95, seed: int = 0):
+        super().__init__(_computations, name=name, samples=samples, confidence=confidence,
+                         seed=seed)
