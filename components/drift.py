@@ -121,7 +121,7 @@ def check_drift(window: List[Dict[str, Any]], examples_uri: str, serving_dir: st
         blocked = [c["span"] for c in result["spans"] if c["verdict"] == span_ledger.BLOCKED]
         accept = (f" (to train on {'it' if len(blocked) == 1 else 'them'} anyway: "
                   + " ".join(f"--accept-span {s}" for s in blocked)
-                  + "; or --drift-action warn)") if blocked else ""
+                  + ")") if blocked else ""
         raise DriftError(f"not training: against served version {version}: "
                          + " | ".join(refusals) + accept)
     verdicts = [c["verdict"] for c in result["spans"]]
