@@ -207,6 +207,9 @@ class PairedIntervals(metric_types.Metric):
     accuracy difference and churn; its value is the difference's lower bound."""
 
     def __init__(self, name: str = NON_INFERIORITY, samples: int = 1000,
-                 confidence: float = 0.95, seed: int = 0):
+                 confidence: float = 0.95, seed: int = 0, code_fingerprint: str = ""):
+        # code_fingerprint: this module's hash, in the EvalConfig only so that a change of
+        # this code reruns the Evaluator instead of reusing a cached evaluation.
+        del code_fingerprint
         super().__init__(_computations, name=name, samples=samples, confidence=confidence,
                          seed=seed)

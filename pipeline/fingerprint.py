@@ -9,7 +9,7 @@ elsewhere reruns nothing (what `module_file=` would do, without packaging the co
 import ast
 import hashlib
 import os
-from typing import List, Optional
+from typing import List, Optional, Tuple
 
 # Packages whose code runs inside Transform, Tuner and Trainer (the rest is TFX's or the
 # pipeline's own, which the cache keys through the component's other properties).
@@ -36,13 +36,14 @@ def _imported(tree: ast.AST) -> List[str]:
     return names
 
 
-def module_closure(module: str, root: str = _ROOT) -> List[str]:
-    """`module` and every project module it imports, directly or not, sorted."""
+def module_closure(module: str, root: str = _ROOT,
+                   packages: Tuple[str, ...] = PROJECT_PACKAGES) -> List[str]:
+    """`module` and every module of `packages` it imports, directly or not, sorted."""
     seen, todo = set(), [module]
     while todo:
         name = todo.pop()
         path = _module_path(name, root)
-        if name in seen or path is None or name.split(".")[0] not in PROJECT_PACKAGES:
+        if name in seen or path is None or name.split(".")[0] not in packages:
             continue
         seen.add(name)
         with open(path, "rb") as source:
@@ -50,10 +51,11 @@ def module_closure(module: str, root: str = _ROOT) -> List[str]:
     return sorted(seen)
 
 
-def code_fingerprint(function_path: str, root: str = _ROOT) -> str:
+def code_fingerprint(function_path: str, root: str = _ROOT,
+                     packages: Tuple[str, ...] = PROJECT_PACKAGES) -> str:
     """Hash of the sources `function_path`'s module needs (e.g. "trainer.training.run_fn")."""
     digest = hashlib.sha256()
-    for name in module_closure(function_path.rsplit(".", 1)[0], root):
+    for name in module_closure(function_path.rsplit(".", 1)[0], root, packages):
         digest.update(name.encode())
         with open(_module_path(name, root), "rb") as source:
             digest.update(source.read())

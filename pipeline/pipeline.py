@@ -27,6 +27,7 @@ PREPROCESSING_FN = "trainer.preprocessing.preprocessing_fn"
 RUN_FN = "trainer.training.run_fn"
 DISTILL_RUN_FN = "trainer.distill.run_fn"
 TUNER_FN = "trainer.tuning.tuner_fn"
+GATE_METRIC = "components.gate_metrics.PairedIntervals"
 GATE_CONFIDENCE = 0.95  # Two-sided: the bar reads the lower end, 97.5 % one-sided.
 
 
@@ -75,8 +76,11 @@ def eval_config(config: PipelineConfig) -> tfma.EvalConfig:
             tfma.MetricConfig(
                 class_name=gate_metrics.PairedIntervals.__name__,
                 module=gate_metrics.__name__,
+                # The code's hash keys the Evaluator's cache on it, as for the Trainer.
                 config=json.dumps({"samples": config.gate_bootstrap_samples,
-                                   "confidence": GATE_CONFIDENCE, "seed": config.seed}),
+                                   "confidence": GATE_CONFIDENCE, "seed": config.seed,
+                                   "code_fingerprint": code_fingerprint(
+                                       GATE_METRIC, packages=("components",))}),
                 per_slice_thresholds=[tfma.PerSliceMetricThreshold(
                     slicing_specs=overall, threshold=non_inferiority)]),
         ])])

@@ -20,7 +20,9 @@ def normalize(compiled: dict) -> dict:
     compiled.pop("labels", None)  # tfx_version / tfx_py_version telemetry.
     text = json.dumps(compiled, indent=2, sort_keys=True)
     text = text.replace(IMAGE, "<image>")
-    text = re.sub(r'(\\"code_fingerprint\\": \\")[0-9a-f]{16}', r"\1<fingerprint>", text)
+    # Escaped once (custom_config) or more (the gate metric's config inside the EvalConfig).
+    text = re.sub(r'(code_fingerprint(?:\\)*": (?:\\)*")[0-9a-f]{16}', r"\1<fingerprint>",
+                  text)
     return json.loads(text)
 
 

@@ -1,5 +1,6 @@
 import functools
 import json
+import os
 
 from pipeline.config import make_config
 from pipeline.fingerprint import code_fingerprint, module_closure
@@ -125,3 +126,23 @@ def test_the_default_pipeline_tunes_and_the_trainer_continues_the_tuners_model()
     assert "hyperparameters" not in trainer.inputs or trainer.inputs["hyperparameters"] is None
     components, _, base_from = wiring(tuning="fixed")
     assert base_from is None
+
+
+def test_the_evaluators_cache_key_holds_the_gate_metrics_code(tmp_path):
+    """TFMA imports the gate's metric by name; its source hash in the EvalConfig reruns the
+    Evaluator when that code changes instead of reusing a cached evaluation."""
+    import shutil
+
+    from pipeline.pipeline import GATE_METRIC, eval_config
+
+    (paired,) = [m for m in eval_config(make_config()).metrics_specs[0].metrics
+                 if m.module == "components.gate_metrics"]
+    recorded = json.loads(paired.config)["code_fingerprint"]
+    here = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    assert recorded == code_fingerprint(GATE_METRIC, here, ("components",))
+    (tmp_path / "components").mkdir()
+    copy = tmp_path / "components" / "gate_metrics.py"
+    shutil.copy(os.path.join(here, "components", "gate_metrics.py"), copy)
+    assert code_fingerprint(GATE_METRIC, str(tmp_path), ("components",)) == recorded
+    copy.write_text(copy.read_text() + "\nTHRESHOLD = 0.6\n")
+    assert code_fingerprint(GATE_METRIC, str(tmp_path), ("components",)) != recorded
