@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 ARGS ?=
 
-.PHONY: venv run smoke test lint data constraints clean chromium
+.PHONY: test-fast venv run smoke test lint data constraints clean chromium
 
 $(VENV)/.installed: setup.py constraints.txt
 	@test -x $(PY) || { py=$$(scripts/find_python.sh) && echo "creating $(VENV) with $$py" && $$py -m venv $(VENV); }
@@ -32,6 +32,11 @@ test: venv chromium lint
 	# pipeline run, the Kubeflow entrypoint run) are made once. (xdist's --dist loadgroup would
 	# keep the shared tiny run's tests on one worker, but does not group under pytest 9.)
 	$(PY) -m pytest tests -n auto --dist loadfile -ra --durations=15 $(ARGS)
+
+# Everything but the end-to-end tests (the `e2e` marker: tests/conftest.py): a quick check
+# while working; CI runs `make test`.
+test-fast: venv lint
+	$(PY) -m pytest tests -m "not e2e" -n auto --dist loadfile -ra --durations=10 $(ARGS)
 
 # ruff.toml: pyflakes' checks, syntax errors, line length; pinned in constraints.txt.
 lint: venv

@@ -6,8 +6,8 @@
 
 Same global batch, the Trainer's input pipeline (length buckets, trimming, trainer/data.py) on a
 full pipeline run's Transform output; steps are timed after a warm-up. On a CPU machine both
-strategies split the same cores, so this measures their overhead, not a speed-up: see the
-README ("Scale out on a GPU cluster") for what it means for GPUs.
+strategies split the same cores, so this measures their overhead, not a speed-up: see
+docs/scale_out.md ("Measured: what a strategy costs") for what it means for GPUs.
 
     .venv/bin/python benchmarks/distributed_step_time.py PIPELINE_ROOT --steps 60
 """

@@ -3,7 +3,7 @@ output: per epoch, weight-averaged over epochs, and averaged across variants (en
 
 It answers "what moves test accuracy" quicker than full pipeline runs (no Tuner, no
 Evaluator) and with the same preprocessing, embedding and model code. The test split is
-transformed with the run's own Transform graph. Numbers it printed are in README, Results.
+transformed with the run's own Transform graph. Numbers it printed are in docs/results.md.
 
     .venv/bin/python benchmarks/model_variants.py PIPELINE_ROOT gru lstm gru_seed7 --epochs 3
 """

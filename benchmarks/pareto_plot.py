@@ -1,5 +1,5 @@
 """Test accuracy against pipeline wall time for the measured variants (benchmarks/results.json),
-with the Pareto front: what each extra minute buys. Writes docs/pareto.png for the README.
+with the Pareto front: what each extra minute buys. Writes docs/pareto.png for docs/results.md.
 
     .venv/bin/python benchmarks/pareto_plot.py [--results benchmarks/results.json] \\
         [--out docs/pareto.png]

@@ -2,7 +2,7 @@
 alone, and their mix, read from one run's Trainer output.
 
 The parts are the ones the Trainer fitted (the mix weights were fitted on `eval`); the official
-test split is only scored here, for the README's ablation, never used to choose anything.
+test split is only scored here, for the ablation in docs/results.md, never used to choose anything.
 
     .venv/bin/python benchmarks/wide_deep_ablation.py --output-dir pipeline_output
 """

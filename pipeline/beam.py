@@ -9,7 +9,7 @@ workers, here an EXTERNAL worker pool (on Kubernetes a sidecar running the pipel
 TFX packs its own installation into a `tfx_ephemeral` sdist and stages it with every Beam
 component whose options name no `--extra_packages`, `--setup_file`, `--requirements_file` or
 `--sdk_container_image`; workers that run the pipeline image already have it, so pass the image
-(`worker_image`) to skip that (README, "Beam on Flink, Spark or Dataflow").
+(`worker_image`) to skip that (docs/scale_out.md).
 """
 from typing import List
 

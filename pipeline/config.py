@@ -20,7 +20,7 @@ PADDING_MODES = ("pre", "post")
 TUNING_MODES = ("auto", "tune", "fixed")
 
 
-# The absolute bar on IMDB: well below what the default model reaches (README, Results), well
+# The absolute bar on IMDB: well below what the default model reaches (docs/results.md), well
 # above what a broken one does.
 IMDB_MIN_ACCURACY = 0.85
 # tft.experimental.approximate_vocabulary refuses larger top_k values.
@@ -68,7 +68,7 @@ class PipelineConfig:
                                   "them and a student trained on them plus train is the one "
                                   "evaluated and pushed ('' = off; ~3x the wall time on IMDB).")
 
-    # Your own data (instead of TFDS): see README, "Train on your own reviews".
+    # Your own data (instead of TFDS): see docs/own_data.md.
     input_pattern: str = _field("", "Training reviews: CSV or TFRecord files (glob), with "
                                 "{SPAN} (and {VERSION}) for data that arrives in spans, e.g. "
                                 "'data/span-{SPAN}/*.csv'; '' = the TFDS dataset.")
@@ -175,7 +175,7 @@ class PipelineConfig:
     tuner_algorithm: str = _field("random", "Keras Tuner search algorithm.",
                                   choices=TUNER_ALGORITHMS)
     # Short trials whose work is kept: the Trainer continues the best one, so a search costs
-    # the other trials' steps (benchmarks/tuner_budget.py; README, "Hyperparameter search").
+    # the other trials' steps (benchmarks/tuner_budget.py; docs/tuning.md).
     tuner_max_trials: int = _field(3, "Trials (random/bayesian).")
     tuner_epochs: int = _field(1, "Epochs per trial; a trial's score is its best eval "
                                "accuracy.")

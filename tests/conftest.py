@@ -54,3 +54,20 @@ def pushed_model_dir(first_run):
     """The SavedModel the tiny run pushed: <serving_dir>/<version>/."""
     assert first_run.pushed_destination, "the tiny run pushed nothing"
     return first_run.pushed_destination
+
+
+# End-to-end tests: those that need a real pipeline run (or a cluster of component processes,
+# or Beam's portable runner services). `make test-fast` runs everything else.
+E2E_FIXTURES = {"first_run", "runs", "distilled_run", "beam_services", "file_spec",
+                "cluster_run"}
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "e2e: needs a real pipeline run or its processes "
+                                       "(deselect with -m 'not e2e': make test-fast)")
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if E2E_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.e2e)
