@@ -207,6 +207,12 @@ class PipelineConfig:
                                       "the 95 % interval of test accuracy (candidate - served, "
                                       "paired bootstrap over the same reviews) is >= -margin "
                                       "(docs/results.md, \"The gate and its noise\").")
+    max_slice_accuracy_drop: float = _field(0.02, "The same bar per slice of the test set "
+                                            "(thirds by review length, each true label): "
+                                            "the lower end of each slice's paired interval "
+                                            ">= -margin (1 = no slice bars).")
+    min_slice_reviews: int = _field(1000, "Slices with fewer test reviews are reported, not "
+                                    "gated.")
     gate_bootstrap_samples: int = _field(1000, "Bootstrap resamples of the test reviews for "
                                          "the Evaluator's intervals.")
 
@@ -415,6 +421,9 @@ class PipelineConfig:
         check(0.0 <= self.max_accuracy_drop <= 1.0, f"--max-accuracy-drop must be in [0, 1], "
               f"got {self.max_accuracy_drop}")
         check(self.gate_bootstrap_samples >= 100, "--gate-bootstrap-samples must be >= 100")
+        check(0.0 <= self.max_slice_accuracy_drop <= 1.0,
+              f"--max-slice-accuracy-drop must be in [0, 1], got {self.max_slice_accuracy_drop}")
+        check(self.min_slice_reviews >= 1, "--min-slice-reviews must be >= 1")
         check(self.tuning in TUNING_MODES, f"--tuning must be one of {TUNING_MODES}")
         check(self.tuner_max_trials >= 1, "--tuner-max-trials must be >= 1")
         check(self.tuner_epochs >= 1, "--tuner-epochs must be >= 1")

@@ -38,9 +38,11 @@ def eval_config(config: PipelineConfig) -> tfma.EvalConfig:
     - Quality: test accuracy (the point estimate) >= --min-accuracy.
     - Non-inferiority: the lower end of the 95 % paired bootstrap interval of accuracy
       (candidate - served), on the same test reviews, >= -(--max-accuracy-drop)
-      (components/gate_metrics.py). TFMA's change thresholds compare point estimates, which
-      turn a retrained copy of the served model into a coin toss; so the bar thresholds a
-      metric whose value is that lower end. The Evaluator drops it when nothing is served.
+      (components/gate_metrics.py); and in every slice of at least --min-slice-reviews
+      (thirds by review length, each true label) >= -(--max-slice-accuracy-drop).
+      TFMA's change thresholds compare point estimates, which turn a retrained copy of the
+      served model into a coin toss; so each bar thresholds a metric whose value is that
+      lower end. The Evaluator drops both when nothing is served.
 
     A threshold set on the metric itself would apply to every slice, i.e. to each class's
     accuracy too: a degenerate served model that calls everything positive (accuracy 1.0 on
@@ -51,6 +53,12 @@ def eval_config(config: PipelineConfig) -> tfma.EvalConfig:
         lower_bound={"value": config.resolved_min_accuracy}))
     non_inferiority = tfma.MetricThreshold(value_threshold=tfma.GenericValueThreshold(
         lower_bound={"value": -config.max_accuracy_drop - 1e-10}))
+    slice_non_inferiority = tfma.MetricThreshold(value_threshold=tfma.GenericValueThreshold(
+        lower_bound={"value": -config.max_slice_accuracy_drop - 1e-10}))
+    # The code's hash keys the Evaluator's cache on it, as for the Trainer.
+    gate = {"samples": config.gate_bootstrap_samples, "confidence": GATE_CONFIDENCE,
+            "seed": config.seed,
+            "code_fingerprint": code_fingerprint(GATE_METRIC, packages=("components",))}
     # Speed (benchmarks/evaluator_speed.py): TFMA would load the export as a Keras model in
     # every Beam stage that touches it (8 loads of ~7 s, each retracing the GRUs) and compute
     # the metrics compiled into it, which repeat the ones below. "tf_generic" loads it as a
@@ -76,13 +84,16 @@ def eval_config(config: PipelineConfig) -> tfma.EvalConfig:
             tfma.MetricConfig(
                 class_name=gate_metrics.PairedIntervals.__name__,
                 module=gate_metrics.__name__,
-                # The code's hash keys the Evaluator's cache on it, as for the Trainer.
-                config=json.dumps({"samples": config.gate_bootstrap_samples,
-                                   "confidence": GATE_CONFIDENCE, "seed": config.seed,
-                                   "code_fingerprint": code_fingerprint(
-                                       GATE_METRIC, packages=("components",))}),
+                config=json.dumps(gate),
                 per_slice_thresholds=[tfma.PerSliceMetricThreshold(
                     slicing_specs=overall, threshold=non_inferiority)]),
+            tfma.MetricConfig(
+                class_name=gate_metrics.SliceIntervals.__name__,
+                module=gate_metrics.__name__,
+                config=json.dumps({**gate, "text_feature": config.text_feature,
+                                   "min_reviews": config.min_slice_reviews}),
+                per_slice_thresholds=[tfma.PerSliceMetricThreshold(
+                    slicing_specs=overall, threshold=slice_non_inferiority)]),
         ])])
 
 

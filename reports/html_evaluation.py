@@ -50,6 +50,17 @@ def metrics_part(run: report.RunReport) -> list:
              para("Intervals: 95 %, percentile bootstrap over the test reviews "
                   "(components/gate_metrics.py); the expected calibration error uses 10 "
                   "equal-width bins of the predicted probability.", "note")]
+    gate_slices = report.slice_rows(overall)
+    if gate_slices:
+        paired = any(gate_metrics.ACCURACY_DIFF in row for row in gate_slices)
+        parts += ["<h3>Slices the gate judges</h3>", table(
+            ["slice", "reviews", "accuracy (95 % interval)"]
+            + (["candidate − served (95 % interval)"] if paired else []),
+            [[cell(row["name"]), cell(int(row.get("reviews", 0)), f"slice_reviews:{row['where']}"),
+              cell(report.interval_text(row, "binary_accuracy"),
+                   f"slice_accuracy:{row['where']}")]
+             + ([cell(report.difference_text(row), f"slice_difference:{row['where']}")]
+                if paired else []) for row in gate_slices])]
     if per_slice:  # --eval-label-slices; per class, the confusion matrix below says it too.
         parts += ["<h3>Per slice</h3>", table(["slice", *METRICS], per_slice)]
     return parts

@@ -92,32 +92,45 @@ class RunReport:
             return "not pushed: not blessed" + (f": {failures[0]}" if failures else "")
         return "not pushed"
 
-    def gate_margin(self) -> Optional[float]:
-        """The non-inferiority margin (--max-accuracy-drop) of the run's Evaluator."""
+    def _gate_metric_configs(self) -> Dict[str, Any]:
+        """The gate's TFMA MetricConfigs in the run's EvalConfig, by class name."""
         found = self.nodes.get(nodes.EVALUATOR)
         text = found.properties.get("eval_config") if found else None
         if not text:
-            return None
+            return {}
         import tensorflow_model_analysis as tfma
         from google.protobuf import json_format
 
         config = json_format.Parse(text, tfma.EvalConfig())
-        for spec in config.metrics_specs:
-            for metric in spec.metrics:
-                if metric.class_name == gate_metrics.PairedIntervals.__name__:
-                    for per_slice in metric.per_slice_thresholds:
-                        return max(0.0, -per_slice.threshold.value_threshold.lower_bound.value)
+        return {metric.class_name: metric for spec in config.metrics_specs
+                for metric in spec.metrics if metric.module == gate_metrics.__name__}
+
+    def gate_margin(self, metric: str = gate_metrics.PairedIntervals.__name__
+                    ) -> Optional[float]:
+        """A margin of the run's Evaluator: --max-accuracy-drop (PairedIntervals) or
+        --max-slice-accuracy-drop (SliceIntervals)."""
+        found = self._gate_metric_configs().get(metric)
+        for per_slice in (found.per_slice_thresholds if found else ()):
+            return max(0.0, -per_slice.threshold.value_threshold.lower_bound.value)
         return None
 
     def gate_rule(self) -> str:
-        """The Evaluator's blessing rule in one sentence, with this run's bar and margin."""
+        """The Evaluator's blessing rule in one sentence, with this run's bars and margins."""
         bar = self.accuracy_bar().get("value")
         bar = f"{bar:.4f}" if bar is not None else "the --min-accuracy bar"
         margin = self.gate_margin()
         margin = f"{margin:.4f}" if margin is not None else "the margin"
-        return (f"Rule: blessed when test accuracy >= {bar} and, when a model is served, the "
+        rule = (f"Rule: blessed when test accuracy >= {bar} and, when a model is served, the "
                 f"lower end of the 95 % interval of accuracy (candidate - served, paired over "
-                f"the same test reviews) >= -{margin} (--max-accuracy-drop).")
+                f"the same test reviews) >= -{margin} (--max-accuracy-drop)")
+        sliced = self._gate_metric_configs().get(gate_metrics.SliceIntervals.__name__)
+        slice_margin = self.gate_margin(gate_metrics.SliceIntervals.__name__)
+        if sliced is not None and slice_margin is not None:
+            reviews = json.loads(sliced.config or "{}").get("min_reviews", "?")
+            rule += (f", and the same in every slice of at least {reviews} reviews (thirds "
+                     f"by review length, each true label) >= -{slice_margin:.4f} "
+                     f"(--max-slice-accuracy-drop)")
+        return rule + "."
 
     def custom_config(self, node: str) -> dict:
         """A node's custom_config exec property (what its code was given), {} if none."""
@@ -218,6 +231,15 @@ class RunReport:
                     lines.append(f"test accuracy against {against}{where}: "
                                  f"{difference_text(self.test_metrics())}; its lower end is "
                                  f"below -{max(margin, 0):.4f} (--max-accuracy-drop)")
+                elif failure.metric_key.name == gate_metrics.SLICE_NON_INFERIORITY:
+                    margin = -threshold.value_threshold.lower_bound.value
+                    metrics = self.test_metrics()
+                    worst = next((s for s in slice_rows(metrics) if s.get(
+                        gate_metrics.lower(gate_metrics.ACCURACY_DIFF)) == value), {})
+                    lines.append(f"test accuracy on {worst.get('name', 'a slice')} reviews "
+                                 f"against the served model: "
+                                 f"{difference_text(worst)}; its lower end is below "
+                                 f"-{max(margin, 0):.4f} (--max-slice-accuracy-drop)")
                 else:
                     bar = threshold.value_threshold.lower_bound.value
                     rule = self.accuracy_bar().get("rule", "--min-accuracy")
@@ -284,6 +306,26 @@ def interval_text(metrics: Dict[str, float], name: str) -> str:
     if low is None or high is None:
         return f"{value:.4f}"
     return f"{value:.4f} (95 % interval {low:.4f} to {high:.4f})"
+
+
+def slice_rows(metrics: Dict[str, float]) -> List[Dict[str, Any]]:
+    """One dict per slice of the gate's slice metric: name ("length=long (> 212 tokens)"),
+    reviews and the statistics by their plain names."""
+    rows = {}
+    for key, value in metrics.items():
+        if "@" in key:
+            statistic, where = key.split("@", 1)
+            rows.setdefault(where, {})[statistic] = value
+    result = []
+    edges = {where: row.get("max_tokens") for where, row in rows.items()}
+    for where, row in rows.items():
+        name = where
+        if where in ("length=short", "length=middle") and edges.get(where) is not None:
+            name += f" (<= {edges[where]:.0f} tokens)"
+        elif where == "length=long" and edges.get("length=middle") is not None:
+            name += f" (> {edges['length=middle']:.0f} tokens)"
+        result.append({"where": where, "name": name, **row})
+    return result
 
 
 def difference_text(metrics: Dict[str, float]) -> str:
@@ -453,6 +495,12 @@ def gate_lines(report: RunReport, metrics: Dict[str, float]) -> List[str]:
               if name in metrics]
     if "example_count" in metrics:
         lines.append(f"  example_count={int(metrics['example_count'])}")
+    for row in slice_rows(metrics):
+        line = (f"  {row['name']}: {int(row.get('reviews', 0))} reviews, accuracy "
+                f"{interval_text(row, 'binary_accuracy')}")
+        if gate_metrics.ACCURACY_DIFF in row:
+            line += f"; {difference_text(row)}"
+        lines.append(line)
     if gate_metrics.ACCURACY_DIFF in metrics:
         served = report.artifact(nodes.SERVING_BASELINE, "model")
         version = served and served.custom_properties.get("served_version")

@@ -20,10 +20,11 @@ def schema_with(*names) -> schema_pb2.Schema:
     return schema
 
 
-def test_tfma_reads_the_label_and_the_slicing_keys_only():
-    assert features_tfma_reads(eval_config(make_config())) == {"label"}
+def test_tfma_reads_the_label_the_slicing_keys_and_the_text_for_its_length_only():
+    assert features_tfma_reads(eval_config(make_config())) == {"label", "text"}
     assert features_tfma_reads(eval_config(make_config(
-        eval_label_slices=True, label_feature="sentiment"))) == {"sentiment"}
+        eval_label_slices=True, label_feature="sentiment", text_feature="review"))) == {
+            "sentiment", "review"}
 
 
 def test_projection_keeps_only_what_tfma_reads():
@@ -57,7 +58,7 @@ def test_drops_only_an_empty_baseline(tmp_path, monkeypatch, served):
 def test_the_non_inferiority_bar_needs_a_served_model(tmp_path, monkeypatch, served):
     """Nothing served: no paired difference to bound, so the bar goes (TFMA would count a
     threshold on a metric it never computed as a failure); served: it stays."""
-    from components.gate_metrics import PairedIntervals
+    from components.gate_metrics import PairedIntervals, SliceIntervals
 
     handed = {}
     monkeypatch.setattr(evaluator_executor.Executor, "Do",
@@ -68,28 +69,31 @@ def test_the_non_inferiority_bar_needs_a_served_model(tmp_path, monkeypatch, ser
     baseline = run_executor(tmp_path / "serving", tmp_path / "baseline")
     props = {"eval_config": proto_utils.proto_to_json(eval_config(make_config()))}
     EvaluatorExecutor().Do({"model": ["candidate"], "baseline_model": [baseline]}, {}, props)
-    (paired,) = [m for spec in EvaluatorExecutor._eval_config(handed).metrics_specs
-                 for m in spec.metrics if m.class_name == PairedIntervals.__name__]
-    assert len(paired.per_slice_thresholds) == (1 if served else 0)
-    if served:
-        bound = paired.per_slice_thresholds[0].threshold.value_threshold.lower_bound.value
-        assert bound == pytest.approx(-make_config().max_accuracy_drop)
+    metrics = {m.class_name: m for spec in EvaluatorExecutor._eval_config(handed).metrics_specs
+               for m in spec.metrics}
+    for name, margin in ((PairedIntervals.__name__, make_config().max_accuracy_drop),
+                         (SliceIntervals.__name__, make_config().max_slice_accuracy_drop)):
+        bars = metrics[name].per_slice_thresholds
+        assert len(bars) == (1 if served else 0), name
+        if served:
+            bound = bars[0].threshold.value_threshold.lower_bound.value
+            assert bound == pytest.approx(-margin), name
 
 
-def test_stock_evaluator_gets_the_schema_cut_to_the_label(tmp_path, monkeypatch):
+def test_stock_evaluator_gets_the_schema_cut_to_what_tfma_reads(tmp_path, monkeypatch):
     seen = _capture_stock_do(monkeypatch)
     schema = standard_artifacts.Schema()
     schema.uri = str(tmp_path / "schema")
     io_utils.write_pbtxt_file(os.path.join(schema.uri, "schema.pbtxt"),
-                              schema_with("text", "label"))
+                              schema_with("title", "text", "label"))
     context = EvaluatorExecutor.Context(tmp_dir=str(tmp_path / "tmp"), unique_id="1")
     props = {"eval_config": proto_utils.proto_to_json(eval_config(make_config()))}
     EvaluatorExecutor(context).Do({"model": ["candidate"], "schema": [schema]}, {}, props)
     handed = io_utils.SchemaReader().read(
         io_utils.get_only_uri_in_dir(seen["schema"][0].uri))
-    assert [f.name for f in handed.feature] == ["label"]
+    assert [f.name for f in handed.feature] == ["text", "label"]
     original = io_utils.SchemaReader().read(os.path.join(schema.uri, "schema.pbtxt"))
-    assert [f.name for f in original.feature] == ["text", "label"]  # Untouched.
+    assert [f.name for f in original.feature] == ["title", "text", "label"]  # Untouched.
 
 
 def _examples(positive: int, total: int):

@@ -62,6 +62,9 @@ def test_the_calibration_error_tells_a_calibrated_model_from_an_overconfident_on
         labels, np.where(probability > 0.5, 0.99, 0.01), samples=200)
     assert calibrated[gate_metrics.CALIBRATION_ERROR] < 0.02
     assert overconfident[gate_metrics.CALIBRATION_ERROR] > 0.2
+    for result in (calibrated, overconfident):  # The interval holds its estimate.
+        name = gate_metrics.CALIBRATION_ERROR
+        assert 0.0 <= result[lower(name)] <= result[name] <= result[upper(name)]
     assert ACCURACY_DIFF not in calibrated  # No baseline, no paired statistics.
 
 
@@ -135,3 +138,71 @@ def test_without_a_baseline_only_the_candidates_intervals_are_computed():
     names = {key.name for key in computation.keys}
     assert lower("binary_accuracy") in names and NON_INFERIORITY not in names
     assert FLIP_RATE not in names
+
+
+def _with_lengths(labels, candidate, baseline, seed):
+    lengths = np.random.default_rng(seed).integers(5, 600, len(labels))
+    return labels, candidate, baseline, lengths
+
+
+def test_a_model_worse_on_long_reviews_only_is_caught_by_the_slice_bar():
+    """Better on short reviews, 4 points worse on long ones: equal overall, so the overall bar
+    passes; the long third's interval lies below the slice margin."""
+    labels, candidate, baseline, lengths = _with_lengths(
+        *two_models(30000, 0.92, 0.92, 0.85, seed=4), seed=4)
+    long_third = lengths > np.quantile(lengths, 2 / 3)
+    short_third = lengths <= np.quantile(lengths, 1 / 3)
+    rng = np.random.default_rng(5)
+    flip_long = long_third & ((candidate > 0.5) == labels) & (rng.random(len(labels)) < 0.05)
+    flip_short = short_third & ((candidate > 0.5) != labels) & (rng.random(len(labels)) < 0.7)
+    candidate = np.where(flip_long | flip_short, 1.0 - candidate, candidate)
+    overall = gate_metrics.paired_intervals(labels, candidate, baseline, samples=300)
+    slices = gate_metrics.slice_intervals(labels, candidate, baseline, lengths, 1000,
+                                          samples=300)
+    assert overall[NON_INFERIORITY] >= -MARGIN
+    assert slices[gate_metrics.SLICE_NON_INFERIORITY] < -0.02
+    assert slices[gate_metrics.SLICE_NON_INFERIORITY] == slices[
+        gate_metrics.slice_name(lower(ACCURACY_DIFF), "length=long")]
+    assert slices[gate_metrics.slice_name("reviews", "length=long")] == long_third.sum()
+
+
+def test_equal_models_pass_every_slice_and_small_slices_are_not_gated():
+    labels, candidate, baseline, lengths = _with_lengths(
+        *two_models(30000, 0.92, 0.92, 0.85, seed=6), seed=6)
+    slices = gate_metrics.slice_intervals(labels, candidate, baseline, lengths, 1000,
+                                          samples=300)
+    assert slices[gate_metrics.SLICE_NON_INFERIORITY] >= -0.02
+    # 900 reviews: every slice is smaller than 1,000, so none is gated and the value is the
+    # whole test set's lower end; each slice is still reported with its interval.
+    small = gate_metrics.slice_intervals(labels[:900], candidate[:900], baseline[:900],
+                                         lengths[:900], 1000, samples=200)
+    whole = gate_metrics.paired_intervals(labels[:900], candidate[:900], baseline[:900],
+                                          samples=200)
+    assert small[gate_metrics.SLICE_NON_INFERIORITY] == whole[NON_INFERIORITY]
+    assert small[lower(ACCURACY_DIFF) + "@label=1"] < whole[NON_INFERIORITY]
+    assert gate_metrics.SLICE_NON_INFERIORITY not in gate_metrics.slice_intervals(
+        labels, candidate, None, lengths, 1000, samples=200)  # Nothing served.
+
+
+def test_the_slice_combiner_reads_each_reviews_length_from_its_text():
+    import tensorflow_model_analysis as tfma
+    from tensorflow_model_analysis.metrics import metric_types
+
+    config = tfma.EvalConfig(model_specs=[tfma.ModelSpec(name="candidate"),
+                                          tfma.ModelSpec(name="baseline", is_baseline=True)])
+    (computation,) = gate_metrics.SliceIntervals(text_feature="review", samples=200,
+                                                 min_reviews=10).computations(
+        eval_config=config, model_names=["candidate", "baseline"])
+    combiner = computation.combiner
+    accumulator = combiner.create_accumulator()
+    labels, candidate, baseline = two_models(300, 0.9, 0.8, 0.5, seed=2)
+    lengths = np.arange(300) % 50 + 1
+    for label, c, b, n in zip(labels, candidate, baseline, lengths):
+        accumulator = combiner.add_input(accumulator, metric_types.StandardMetricInputs(
+            labels=np.array([label]), example_weights=np.array([1.0]),
+            predictions={"candidate": np.array([c]), "baseline": np.array([b])},
+            features={"review": np.array([b" ".join([b"word"] * int(n))])}))
+    output = {key.name: value for key, value in combiner.extract_output(accumulator).items()}
+    assert output == gate_metrics.slice_intervals(labels, candidate, baseline, lengths, 10,
+                                                  samples=200)
+    assert output["max_tokens@length=long"] == 50

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from components.gate_metrics import NON_INFERIORITY
+from components.gate_metrics import NON_INFERIORITY, SLICE_NON_INFERIORITY
 from pipeline import local_runner
 from reports import report
 from contract.signatures import RAW_TEXT_SIGNATURE
@@ -134,7 +134,7 @@ def test_second_run_hits_the_cache_and_never_pushes_a_worse_model(second_run, fi
               for failure in per_slice.failures]
     # Refused by the comparison with the served baseline (the absolute bar is 0): the
     # paired interval of candidate - served lies below 0, and the report says so.
-    assert failed == [NON_INFERIORITY]
+    assert NON_INFERIORITY in failed and set(failed) <= {NON_INFERIORITY, SLICE_NON_INFERIORITY}
     metrics = second_run.test_metrics()
     assert metrics["accuracy_diff_upper_bound"] < 0
     assert metrics["accuracy_diff"] == pytest.approx(

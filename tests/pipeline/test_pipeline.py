@@ -52,7 +52,7 @@ def test_transform_tuner_and_trainer_carry_the_code_fingerprint():
     assert code_fingerprint(PREPROCESSING_FN) != code_fingerprint(RUN_FN)
 
 
-def _validate(slice_key, candidate, baseline, lower_end=None, **config):
+def _validate(slice_key, candidate, baseline, lower_end=None, slice_lower_end=0.0, **config):
     """TFMA's own validator on one slice's accuracies and the non-inferiority metric (the
     lower end of candidate - served; default: the point difference), with the pipeline's
     EvalConfig as TFX's Evaluator completes it when a baseline is there."""
@@ -60,7 +60,7 @@ def _validate(slice_key, candidate, baseline, lower_end=None, **config):
     from tensorflow_model_analysis.metrics import metric_types
     from tensorflow_model_analysis.utils import config_util
 
-    from components.gate_metrics import NON_INFERIORITY
+    from components.gate_metrics import NON_INFERIORITY, SLICE_NON_INFERIORITY
     from pipeline.config import make_config
     from pipeline.pipeline import eval_config
 
@@ -69,7 +69,9 @@ def _validate(slice_key, candidate, baseline, lower_end=None, **config):
     key = functools.partial(metric_types.MetricKey, "binary_accuracy")
     metrics = {key(model_name="candidate"): candidate, key(model_name="baseline"): baseline,
                metric_types.MetricKey(NON_INFERIORITY, model_name="candidate"):
-                   candidate - baseline if lower_end is None else lower_end}
+                   candidate - baseline if lower_end is None else lower_end,
+               metric_types.MetricKey(SLICE_NON_INFERIORITY, model_name="candidate"):
+                   slice_lower_end}
     return metrics_validator.validate_metrics((slice_key, metrics), config).validation_ok
 
 
@@ -93,6 +95,11 @@ def test_the_served_model_is_compared_by_the_lower_end_of_the_paired_interval():
     assert _validate((), candidate=0.90, baseline=0.91, lower_end=-0.02, max_accuracy_drop=0.03)
     assert not _validate((), candidate=0.92, baseline=0.92, lower_end=-0.0001,
                          max_accuracy_drop=0.0)
+    # The slice bar: the worst slice's lower end against --max-slice-accuracy-drop.
+    assert _validate((), candidate=0.92, baseline=0.92, slice_lower_end=-0.019)
+    assert not _validate((), candidate=0.92, baseline=0.92, slice_lower_end=-0.021)
+    assert _validate((), candidate=0.92, baseline=0.92, slice_lower_end=-0.5,
+                     max_slice_accuracy_drop=1.0)
 
 
 def test_label_slices_are_opt_in():
@@ -135,9 +142,11 @@ def test_the_evaluators_cache_key_holds_the_gate_metrics_code(tmp_path):
 
     from pipeline.pipeline import GATE_METRIC, eval_config
 
-    (paired,) = [m for m in eval_config(make_config()).metrics_specs[0].metrics
-                 if m.module == "components.gate_metrics"]
-    recorded = json.loads(paired.config)["code_fingerprint"]
+    gate = [m for m in eval_config(make_config()).metrics_specs[0].metrics
+            if m.module == "components.gate_metrics"]
+    assert [m.class_name for m in gate] == ["PairedIntervals", "SliceIntervals"]
+    recorded = json.loads(gate[0].config)["code_fingerprint"]
+    assert json.loads(gate[1].config)["code_fingerprint"] == recorded
     here = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     assert recorded == code_fingerprint(GATE_METRIC, here, ("components",))
     (tmp_path / "components").mkdir()

@@ -163,6 +163,10 @@ def test_evaluation_section_matches_tfma_and_the_push(page, first_run):
     calibration = float(keyed(page, "metric:expected_calibration_error"))
     assert calibration == pytest.approx(metrics["expected_calibration_error"], abs=5e-5)
     negatives = sum(tiny_label(i) == 0 for i in range(80))
+    # The gate's slices: each true label, and thirds by length that cover every review.
+    assert keyed(page, "slice_reviews:label=0") == str(negatives)
+    assert sum(int(keyed(page, f"slice_reviews:length={third}"))
+               for third in ("short", "middle", "long")) == 80
     assert "slice:label=0:example_count" not in page  # Label slices are opt-in.
     assert keyed(page, "blessed") == ("blessed" if first_run.blessed else "not blessed")
     assert keyed(page, "pushed_version") == os.path.basename(first_run.pushed_destination)
