@@ -210,7 +210,8 @@ class PipelineConfig:
     max_slice_accuracy_drop: float = _field(0.02, "The same bar per slice of the test set "
                                             "(thirds by review length, each true label): "
                                             "the lower end of each slice's paired interval "
-                                            ">= -margin (1 = no slice bars).")
+                                            ">= -margin (at least --max-accuracy-drop; "
+                                            "1 = no slice bars).")
     min_slice_reviews: int = _field(1000, "Slices with fewer test reviews are reported, not "
                                     "gated.")
     gate_bootstrap_samples: int = _field(1000, "Bootstrap resamples of the test reviews for "

@@ -53,8 +53,11 @@ def eval_config(config: PipelineConfig) -> tfma.EvalConfig:
         lower_bound={"value": config.resolved_min_accuracy}))
     non_inferiority = tfma.MetricThreshold(value_threshold=tfma.GenericValueThreshold(
         lower_bound={"value": -config.max_accuracy_drop - 1e-10}))
+    # A slice may drop at least as much as the whole test set (--max-accuracy-drop 1 turns
+    # both bars off).
+    slice_margin = max(config.max_slice_accuracy_drop, config.max_accuracy_drop)
     slice_non_inferiority = tfma.MetricThreshold(value_threshold=tfma.GenericValueThreshold(
-        lower_bound={"value": -config.max_slice_accuracy_drop - 1e-10}))
+        lower_bound={"value": -slice_margin - 1e-10}))
     # The code's hash keys the Evaluator's cache on it, as for the Trainer.
     gate = {"samples": config.gate_bootstrap_samples, "confidence": GATE_CONFIDENCE,
             "seed": config.seed,

@@ -297,6 +297,12 @@ class RunReport:
         return json.loads(read_text(path)) if path and tf.io.gfile.exists(path) else {}
 
 
+def _number(value) -> str:
+    """4 decimals; TFMA stores an undefined metric (precision with no positive prediction) as
+    the string 'NaN', shown as it is."""
+    return f"{value:.4f}" if isinstance(value, (int, float)) else str(value)
+
+
 def interval_text(metrics: Dict[str, float], name: str) -> str:
     """'0.9199 (95 % interval 0.9165 to 0.9232)'; the point alone without an interval."""
     value = metrics.get(name)
@@ -304,8 +310,8 @@ def interval_text(metrics: Dict[str, float], name: str) -> str:
         return "?"
     low, high = (metrics.get(gate_metrics.lower(name)), metrics.get(gate_metrics.upper(name)))
     if low is None or high is None:
-        return f"{value:.4f}"
-    return f"{value:.4f} (95 % interval {low:.4f} to {high:.4f})"
+        return _number(value)
+    return f"{_number(value)} (95 % interval {_number(low)} to {_number(high)})"
 
 
 def slice_rows(metrics: Dict[str, float]) -> List[Dict[str, Any]]:
@@ -333,7 +339,7 @@ def difference_text(metrics: Dict[str, float]) -> str:
     name = gate_metrics.ACCURACY_DIFF
     value, low, high = (metrics.get(name), metrics.get(gate_metrics.lower(name)),
                         metrics.get(gate_metrics.upper(name)))
-    if value is None or low is None or high is None:
+    if not all(isinstance(v, (int, float)) for v in (value, low, high)):
         return "candidate - served: ?"
     return f"candidate - served {value:+.4f} (95 % interval {low:+.4f} to {high:+.4f})"
 

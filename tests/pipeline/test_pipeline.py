@@ -100,6 +100,9 @@ def test_the_served_model_is_compared_by_the_lower_end_of_the_paired_interval():
     assert not _validate((), candidate=0.92, baseline=0.92, slice_lower_end=-0.021)
     assert _validate((), candidate=0.92, baseline=0.92, slice_lower_end=-0.5,
                      max_slice_accuracy_drop=1.0)
+    # A slice may drop at least as much as the whole: --max-accuracy-drop 1 turns both off.
+    assert _validate((), candidate=0.92, baseline=0.92, lower_end=-0.5, slice_lower_end=-0.5,
+                     max_accuracy_drop=1.0)
 
 
 def test_label_slices_are_opt_in():

@@ -92,3 +92,15 @@ def test_a_refusal_names_the_value_the_bar_and_the_flag(monkeypatch):
         "test accuracy against served version 1700000000 (0.7301): candidate - served -0.0110 "
         "(95 % interval -0.0152 to -0.0068); its lower end is below -0.0050 "
         "(--max-accuracy-drop)"]
+
+
+def test_undefined_metrics_print_as_tfma_stores_them():
+    """TFMA stores precision with no positive prediction as the string 'NaN'; a run on a
+    small test set must still get its report (it stopped at the first format code)."""
+    from reports import report
+
+    metrics = {"precision": "NaN", "recall": 0.5, "recall_lower_bound": 0.25,
+               "recall_upper_bound": 0.75, "accuracy_diff": "NaN"}
+    assert report.interval_text(metrics, "precision") == "NaN"
+    assert report.interval_text(metrics, "recall") == "0.5000 (95 % interval 0.2500 to 0.7500)"
+    assert report.difference_text(metrics) == "candidate - served: ?"
