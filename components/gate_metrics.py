@@ -253,33 +253,45 @@ class _PairedCombiner(beam.CombineFn):
         return {key: values[name] for name, key in self._keys.items() if name in values}
 
 
-def _computations(name: str = NON_INFERIORITY, samples: int = 1000, confidence: float = 0.95,
-                  seed: int = 0, eval_config=None, model_names: Iterable[str] = ("",),
-                  output_names: Iterable[str] = ("",), example_weighted: bool = False
-                  ) -> metric_types.MetricComputations:
-    baseline_spec = model_util.get_baseline_model_spec(eval_config) if eval_config else None
-    baseline_name = baseline_spec.name if baseline_spec else None
-    paired = (ACCURACY_DIFF, FLIP_RATE)
-    reported = [n for n in INTERVAL_METRICS if baseline_name is not None or n not in paired]
-    names = [CALIBRATION_ERROR] + [lower(n) for n in reported] + [upper(n) for n in reported]
-    if baseline_name is not None:
-        names += list(paired)
+def _baseline_name(eval_config) -> Optional[str]:
+    spec = model_util.get_baseline_model_spec(eval_config) if eval_config else None
+    return spec.name if spec else None
+
+
+def _per_candidate(names: List[str], eval_config, baseline_name: Optional[str],
+                   model_names: Iterable[str], output_names: Iterable[str],
+                   example_weighted: bool, preprocessors=None, **combiner_args
+                   ) -> metric_types.MetricComputations:
+    """One computation per candidate model and output, producing the metrics `names`."""
     computations = []
     for model_name in model_names or ("",):
         if model_name == baseline_name:
             continue
         for output_name in output_names or ("",):
-            # lower(ACCURACY_DIFF) == NON_INFERIORITY: the metric's own name, which the bar
-            # thresholds.
             keys = {n: metric_types.MetricKey(name=n, model_name=model_name,
                                               output_name=output_name,
                                               example_weighted=example_weighted)
                     for n in names}
             computations.append(metric_types.MetricComputation(
-                keys=list(keys.values()), preprocessors=None,
+                keys=list(keys.values()), preprocessors=preprocessors,
                 combiner=_PairedCombiner(keys, eval_config, model_name, baseline_name,
-                                         output_name, samples, confidence, seed)))
+                                         output_name, **combiner_args)))
     return computations
+
+
+def _computations(name: str = NON_INFERIORITY, samples: int = 1000, confidence: float = 0.95,
+                  seed: int = 0, eval_config=None, model_names: Iterable[str] = ("",),
+                  output_names: Iterable[str] = ("",), example_weighted: bool = False
+                  ) -> metric_types.MetricComputations:
+    baseline_name = _baseline_name(eval_config)
+    paired = (ACCURACY_DIFF, FLIP_RATE)
+    reported = [n for n in INTERVAL_METRICS if baseline_name is not None or n not in paired]
+    # lower(ACCURACY_DIFF) == NON_INFERIORITY: the metric's own name, which the bar thresholds.
+    names = [CALIBRATION_ERROR] + [lower(n) for n in reported] + [upper(n) for n in reported]
+    if baseline_name is not None:
+        names += list(paired)
+    return _per_candidate(names, eval_config, baseline_name, model_names, output_names,
+                          example_weighted, samples=samples, confidence=confidence, seed=seed)
 
 
 def _slice_computations(name: str = "", text_feature: str = "", min_reviews: int = 1000,
@@ -287,8 +299,7 @@ def _slice_computations(name: str = "", text_feature: str = "", min_reviews: int
                         eval_config=None, model_names: Iterable[str] = ("",),
                         output_names: Iterable[str] = ("",), example_weighted: bool = False
                         ) -> metric_types.MetricComputations:
-    baseline_spec = model_util.get_baseline_model_spec(eval_config) if eval_config else None
-    baseline_name = baseline_spec.name if baseline_spec else None
+    baseline_name = _baseline_name(eval_config)
     statistics = ["reviews", "max_tokens", "binary_accuracy", lower("binary_accuracy"),
                   upper("binary_accuracy")]
     if baseline_name is not None:
@@ -297,22 +308,11 @@ def _slice_computations(name: str = "", text_feature: str = "", min_reviews: int
     names = [slice_name(s, w) for s in statistics for w in wheres]
     if baseline_name is not None:
         names.append(SLICE_NON_INFERIORITY)
-    computations = []
-    for model_name in model_names or ("",):
-        if model_name == baseline_name:
-            continue
-        for output_name in output_names or ("",):
-            keys = {n: metric_types.MetricKey(name=n, model_name=model_name,
-                                              output_name=output_name,
-                                              example_weighted=example_weighted)
-                    for n in names}
-            computations.append(metric_types.MetricComputation(
-                keys=list(keys.values()),
-                preprocessors=[metric_types.FeaturePreprocessor(feature_keys=[text_feature])],
-                combiner=_PairedCombiner(keys, eval_config, model_name, baseline_name,
-                                         output_name, samples, confidence, seed,
-                                         text_feature, min_reviews)))
-    return computations
+    return _per_candidate(
+        names, eval_config, baseline_name, model_names, output_names, example_weighted,
+        preprocessors=[metric_types.FeaturePreprocessor(feature_keys=[text_feature])],
+        samples=samples, confidence=confidence, seed=seed, text_feature=text_feature,
+        min_reviews=min_reviews)
 
 
 class SliceIntervals(metric_types.Metric):
