@@ -22,7 +22,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from benchmarks.machine import cpu_model  # noqa: E402
 from contract.review_files import ReviewFormat, read_texts  # noqa: E402
 from serving.batch import score_files  # noqa: E402
-from serving.client import ClientOptions, LocalClient, resolve_model_dir  # noqa: E402
+from serving.client import ClientOptions, LocalClient  # noqa: E402
+from serving.saved_models import resolve_model_dir  # noqa: E402
 
 
 def main(argv=None) -> dict:

@@ -52,8 +52,9 @@ import tensorflow as tf
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from benchmarks.machine import cpu_model  # noqa: E402
 from contract.names import DEFAULT_TEXT_FEATURE as TEXT_FEATURE  # noqa: E402
-from serving.client import (ClientOptions, GrpcClient, ModelTarget,  # noqa: E402
-                            RestClient, load_saved_model, resolve_model_dir)
+from serving.client import ClientOptions, GrpcClient, RestClient  # noqa: E402
+from serving.saved_models import load_saved_model, resolve_model_dir  # noqa: E402
+from serving.wire import ModelTarget  # noqa: E402
 from tests.support.standins import GrpcStandIn, RestStandIn, ServedModels  # noqa: E402
 from trainer import data  # noqa: E402
 from trainer.preprocessing import TOKENS_FEATURE  # noqa: E402

@@ -30,7 +30,7 @@ if "--verbose" not in sys.argv:
 
 from pipeline.config import PRESETS, ConfigError, PipelineConfig, make_config
 from contract.errors import UserError
-from contract.names import DEFAULT_MODEL_NAME
+from contract.names import DEFAULT_MODEL_NAME, DEFAULT_TEXT_FEATURE
 
 
 def _add_config_flags(parser: argparse.ArgumentParser) -> None:
@@ -255,11 +255,11 @@ def cmd_score(args: argparse.Namespace) -> int:
     except ValueError as error:
         raise ConfigError(f"score: {error}") from None
     files = input_files(args.input)
-    review_format = ReviewFormat(args.text_feature, "", (), args.input_format)
     print(f"[score] {len(files)} file(s) from {args.input}", flush=True)
     with make_client(model_dir=args.model_dir, rest=args.rest, grpc_target=args.grpc,
                      model_name=args.model_name, version=args.version,
                      options=options) as client:
+        review_format = ReviewFormat(client.text_feature, "", (), args.input_format)
         summary = score_files(client, files, review_format, args.output, args.batch_size)
     print(f"[score] {summary.reviews} reviews in {summary.seconds:.1f} s "
           f"({summary.reviews_per_second:.0f} reviews/s) -> {summary.output}")
@@ -424,8 +424,8 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--file", metavar="PATH", help="Reviews, one per line (instead of "
                          "arguments or stdin).")
     predict.add_argument("--text-feature", help="Feature the Example signatures read the "
-                         "review from: the pipeline's --text-feature [default: "
-                         f"{client_defaults.text_feature}].")
+                         "review from: the pipeline's --text-feature [default: the one the "
+                         f"export records (--model-dir), else {DEFAULT_TEXT_FEATURE}].")
     predict.add_argument("--batch-size", type=int, help="Reviews per request [default: "
                          f"{client_defaults.batch_size}].")
     predict.add_argument("--timeout", type=float, help="Seconds per request [default: "
@@ -451,9 +451,9 @@ def build_parser() -> argparse.ArgumentParser:
                        "tf.Example, or .txt (one review per line): a file, folder or glob.")
     score.add_argument("--output", required=True, help="Where the scores go: .jsonl or .csv "
                        "(one row per review: file, row, probability, label).")
-    score.add_argument("--text-feature", default=client_defaults.text_feature,
-                       help="CSV column / tf.Example feature holding the review "
-                       "[default: %(default)s].")
+    score.add_argument("--text-feature", help="CSV column / tf.Example feature holding "
+                       "the review [default: the one the export records (--model-dir), else "
+                       f"{DEFAULT_TEXT_FEATURE}].")
     score.add_argument("--input-format", default="auto", choices=("auto", "csv", "tfrecord"),
                        help="[default: by file name].")
     score.add_argument("--model-name", default=DEFAULT_MODEL_NAME,

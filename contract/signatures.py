@@ -1,16 +1,17 @@
 """Names of the exported SavedModel's signatures and their tensors: the serving contract.
 
-Clients (`serving/client.py`), deployment files (`serving/deploy.py`), the warmup requests and
+Clients (`serving/wire.py`), deployment files (`serving/deploy.py`), the warmup requests and
 TFMA all take the names from here, so a rename cannot leave one of them behind.
 """
-# Serialized tf.Example (feature `text`) -> P(positive) [batch, 1]. TFMA evaluates this one.
+# Serialized tf.Example (the review as the feature INPUT_FEATURES_FILE names) -> P(positive)
+# [batch, 1]. TFMA evaluates this one.
 EXAMPLES_SIGNATURE = "serving_default"
 EXAMPLES_INPUT = "examples"
 EXAMPLES_OUTPUT = "outputs"
 
 # Review strings -> P(positive) [batch, 1].
 RAW_TEXT_SIGNATURE = "serving_raw_text"
-RAW_TEXT_INPUT = "text"
+RAW_TEXT_INPUT = "text"  # The signature's input alias, whatever the Examples' feature is named.
 RAW_TEXT_OUTPUT = "probability"
 
 # TF Serving's Classify API (classifier.cc): one DT_STRING input named `inputs` holding serialized
@@ -25,3 +26,7 @@ CLASS_NAMES = ("negative", "positive")
 
 # TF Serving replays this file (PredictionLog records) when it loads a version.
 WARMUP_FILE = "assets.extra/tf_serving_warmup_requests"
+
+# The raw tf.Example features the Example signatures parse: {"text_feature": ..., "label_feature":
+# ...}, the pipeline's --text-feature and --label-feature, so clients need not be told again.
+INPUT_FEATURES_FILE = "assets.extra/input_features.json"

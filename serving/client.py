@@ -7,146 +7,34 @@
 All three clients take the same options (`ClientOptions`) and answer with one `Prediction` per
 review, in order. Every failure a caller can meet at the serving boundary (server error, model,
 version, label or signature not found, bad input, unreachable server, timeout) is raised as one
-exception type, `ServingError`, whose message is a single line.
+exception type, `ServingError` (serving/errors.py), whose message is a single line.
 
-One job per piece:
-  ModelTarget                model name + version or label -> REST path, gRPC ModelSpec
-  build_rest_request(...)    reviews -> (method, path, JSON body): no I/O, golden-tested
-  build_grpc_request(...)    reviews -> (RPC name, request proto): no I/O, golden-tested
-  parse_*                    server answers -> [Prediction] / metadata
-  Backoff                    retries with exponential backoff, only for retryable failures
-  LocalClient, RestClient, GrpcClient   send the requests (batching is shared)
-
-Names of signatures and tensors come from `contract/signatures.py`, the serving contract.
-Reviews may be `str` (UTF-8 text), `bytes` (raw text, sent as base64 over REST), a
-`tf.train.Example`, or `SerializedExample` bytes sent unchanged (Example signatures only).
+This module sends; the requests and answers are built and read in serving/wire.py, the
+SavedModel is found and loaded by serving/saved_models.py. `Backoff` retries only retryable
+failures; batching is shared by the three clients.
 """
-import base64
 import dataclasses
 import json
 import os
 import re
 import socket
-import threading
 import time
 import urllib.error
-import urllib.parse
 import urllib.request
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, List, Optional, Sequence
 
-from contract.signatures import (CLASS_NAMES, CLASSIFY_CLASSES, CLASSIFY_INPUT, CLASSIFY_SCORES,
-                                CLASSIFY_SIGNATURE, EXAMPLES_INPUT, EXAMPLES_OUTPUT,
-                                EXAMPLES_SIGNATURE, RAW_TEXT_INPUT, RAW_TEXT_OUTPUT,
-                                RAW_TEXT_SIGNATURE)
-from contract.errors import UserError
 from contract.names import DEFAULT_MODEL_NAME, DEFAULT_TEXT_FEATURE
-from serving.versions import SAVED_MODEL_FILE, loadable_versions, version_dirs
+from contract.signatures import RAW_TEXT_SIGNATURE
+from serving.errors import ServingError, tf_error_message
+from serving.saved_models import (load_saved_model, read_signature_defs, recorded_text_feature,
+                                  resolve_model_dir)
+from serving.wire import (ModelTarget, Prediction, RestRequest, Review, build_grpc_metadata_request,
+                          build_grpc_request, build_rest_metadata_request, build_rest_request,
+                          build_rest_status_request, normalize_signature_defs,
+                          parse_grpc_metadata, parse_grpc_response, parse_rest_metadata,
+                          parse_rest_response, parse_signature_outputs, signature_input)
 
-METADATA_FIELD = "signature_def"  # The one metadata field TF Serving supports.
 GRPC_MAX_MESSAGE_BYTES = 64 * 1024 * 1024
-
-
-class ServingError(UserError):
-    """A server error, an unreachable server or bad input, with a one-line message.
-
-    `code` is the gRPC status name ("NOT_FOUND", "INVALID_ARGUMENT", "UNAVAILABLE", ...) or
-    "HTTP <status>"; `retryable` is True only for failures worth retrying (gRPC UNAVAILABLE,
-    HTTP 503, connection refused).
-    """
-
-    def __init__(self, message: str, code: str = "", retryable: bool = False):
-        super().__init__(one_line(message))
-        self.code = code
-        self.retryable = retryable
-
-
-class SerializedExample(bytes):
-    """Bytes sent as a serialized tf.Example exactly as given (e.g. read from a TFRecord)."""
-
-
-Review = Union[str, bytes, SerializedExample, Any]  # Any: tf.train.Example
-
-
-@dataclasses.dataclass(frozen=True)
-class Prediction:
-    """P(positive) for one review; `scores` holds every class's score (classify only)."""
-
-    probability: float
-    scores: Optional[Dict[str, float]] = None
-
-    @property
-    def label(self) -> str:
-        return CLASS_NAMES[1] if self.probability >= 0.5 else CLASS_NAMES[0]
-
-
-_TF_NOISE = re.compile(r"Graph execution error:|Detected at node \S+ defined at \(most recent "
-                       r"call last\):|<stack traces unavailable>|\[\[\{\{node [^}]*\}\}\]\]|"
-                       r"\[Op:[^\]]*\]|\{\{function_node [^}]*\}\}")
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-
-
-def one_line(message: str, limit: int = 400) -> str:
-    """Whitespace runs (newlines included) collapsed, TensorFlow's stack noise dropped."""
-    text = _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", _TF_NOISE.sub(" ", str(message)))
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[:limit - 3] + "..."
-
-
-def tf_error_message(error: BaseException) -> Tuple[str, str]:
-    """(gRPC status name, one-line message) for an exception raised by a signature call.
-
-    TensorFlow's errors carry their gRPC code. One case needs care: when the message of a TF
-    error holds bytes that are not UTF-8 (ParseExample quotes the input it could not parse),
-    TF raises `UnicodeDecodeError` instead; its `object` still holds the whole message.
-    """
-    import tensorflow as tf
-
-    if isinstance(error, tf.errors.OpError):
-        import grpc
-
-        code = {c.value[0]: c.name for c in grpc.StatusCode}.get(error.error_code, "UNKNOWN")
-        return code, one_line(error.message)
-    if isinstance(error, UnicodeDecodeError) and isinstance(error.object, bytes):
-        return "INVALID_ARGUMENT", one_line(error.object.decode("utf-8", "replace"))
-    return "INVALID_ARGUMENT", one_line(f"{type(error).__name__}: {error}")
-
-
-# ------------------------------------------------------------------------------------------
-# Options and model selection
-
-
-@dataclasses.dataclass(frozen=True)
-class ModelTarget:
-    """A model name and at most one of version / label (TF Serving's ModelSpec)."""
-
-    name: str = DEFAULT_MODEL_NAME
-    version: Optional[int] = None
-    label: Optional[str] = None
-
-    def __post_init__(self):
-        if self.version is not None and self.label is not None:
-            raise ValueError("give a model version or a version label, not both")
-        if not self.name:
-            raise ValueError("the model name must not be empty")
-
-    def rest_path(self) -> str:
-        """/v1/models/NAME[/versions/N|/labels/L]"""
-        path = "/v1/models/" + urllib.parse.quote(self.name, safe="")
-        if self.version is not None:
-            path += f"/versions/{int(self.version)}"
-        elif self.label is not None:
-            path += "/labels/" + urllib.parse.quote(self.label, safe="")
-        return path
-
-    def model_spec(self, signature_name: str = ""):
-        from tensorflow_serving.apis import model_pb2
-
-        spec = model_pb2.ModelSpec(name=self.name, signature_name=signature_name)
-        if self.version is not None:
-            spec.version.value = int(self.version)
-        elif self.label is not None:
-            spec.version_label = self.label
-        return spec
 
 
 @dataclasses.dataclass(frozen=True)
@@ -154,8 +42,10 @@ class ClientOptions:
     """What every client shares. `retries` counts extra attempts after the first."""
 
     signature: str = RAW_TEXT_SIGNATURE
-    # The raw feature the Example signatures parse: the pipeline's --text-feature.
-    text_feature: str = DEFAULT_TEXT_FEATURE
+    # The raw feature the Example signatures parse (the pipeline's --text-feature). None: the
+    # one the export records (in process), the pipeline's default (over REST and gRPC, which
+    # cannot read the export's files).
+    text_feature: Optional[str] = None
     batch_size: int = 256
     timeout: float = 30.0
     retries: int = 2
@@ -200,289 +90,13 @@ class Backoff:
                 self.sleep(delays[tries - 1])
 
 
-# ------------------------------------------------------------------------------------------
-# Turning reviews into tensors and tf.Examples
-
-
-def _text_bytes(review: Review) -> bytes:
-    if isinstance(review, str):
-        return review.encode("utf-8", "surrogateescape")
-    if isinstance(review, bytes) and not isinstance(review, SerializedExample):
-        return bytes(review)
-    raise ServingError(f"{RAW_TEXT_SIGNATURE} takes review text (str or bytes), not "
-                       f"{type(review).__name__}", "INVALID_ARGUMENT")
-
-
-def to_example(review: Review, text_feature: str = DEFAULT_TEXT_FEATURE):
-    """A tf.train.Example holding a review text as `text_feature`; Examples pass through."""
-    import tensorflow as tf
-
-    if isinstance(review, tf.train.Example):
-        return review
-    if isinstance(review, SerializedExample):
-        try:
-            return tf.train.Example.FromString(bytes(review))
-        except Exception:  # protobuf's DecodeError
-            raise ServingError("the bytes given as a serialized tf.Example do not parse as "
-                               "one", "INVALID_ARGUMENT") from None
-    if not isinstance(review, (str, bytes)):
-        raise ServingError("a review must be str, bytes, tf.train.Example or SerializedExample, "
-                           f"not {type(review).__name__}", "INVALID_ARGUMENT")
-    example = tf.train.Example()
-    example.features.feature[text_feature].bytes_list.value.append(_text_bytes(review))
-    return example
-
-
-def serialize_example(review: Review, text_feature: str = DEFAULT_TEXT_FEATURE) -> bytes:
-    if isinstance(review, SerializedExample):
-        return bytes(review)
-    return to_example(review, text_feature).SerializeToString()
-
-
-def _b64(data: bytes) -> Dict[str, str]:
-    return {"b64": base64.b64encode(data).decode("ascii")}
-
-
-def _json_text(review: Review):
-    """A JSON string for str; {"b64": ...} for bytes (which may not be UTF-8)."""
-    return review if isinstance(review, str) else _b64(_text_bytes(review))
-
-
-def _example_to_json(example) -> Dict[str, Any]:
-    """A tf.train.Example as the JSON object TF Serving's :classify reads (one value -> scalar)."""
-    features = {}
-    for name, feature in sorted(example.features.feature.items()):
-        kind = feature.WhichOneof("kind")
-        values = list(getattr(feature, kind).value) if kind else []
-        if kind == "bytes_list":
-            values = [_b64(v) if _needs_b64(v) else v.decode("utf-8") for v in values]
-        features[name] = values[0] if len(values) == 1 else values
-    return features
-
-
-def _needs_b64(data: bytes) -> bool:
-    try:
-        data.decode("utf-8")
-        return False
-    except UnicodeDecodeError:
-        return True
-
-
-def _classify_example_json(review: Review, text_feature: str) -> Dict[str, Any]:
-    if isinstance(review, (str, bytes)) and not isinstance(review, SerializedExample):
-        return {text_feature: _json_text(review)}
-    return _example_to_json(to_example(review, text_feature))
-
-
-# ------------------------------------------------------------------------------------------
-# Request builders: no I/O, so the exact bodies and protos can be golden-tested
-
-
-@dataclasses.dataclass(frozen=True)
-class RestRequest:
-    method: str
-    path: str  # Relative to the server URL, e.g. /v1/models/imdb:predict
-    body: Optional[Dict[str, Any]] = None
-
-    def data(self) -> Optional[bytes]:
-        return None if self.body is None else json.dumps(self.body).encode("utf-8")
-
-
-def build_rest_request(target: ModelTarget, signature: str, reviews: Sequence[Review],
-                       text_feature: str = DEFAULT_TEXT_FEATURE) -> RestRequest:
-    """The TF Serving REST call for one batch (docs: tensorflow.org/tfx/serving/api_rest)."""
-    if signature == CLASSIFY_SIGNATURE:
-        return RestRequest("POST", target.rest_path() + ":classify", {
-            "signature_name": signature,
-            "examples": [_classify_example_json(r, text_feature) for r in reviews]})
-    if signature == EXAMPLES_SIGNATURE:
-        instances = [_b64(serialize_example(r, text_feature)) for r in reviews]
-    else:  # serving_raw_text, and any other name: review strings (the server decides).
-        instances = [_json_text(r) for r in reviews]
-    return RestRequest("POST", target.rest_path() + ":predict",
-                       {"signature_name": signature, "instances": instances})
-
-
-def build_rest_metadata_request(target: ModelTarget) -> RestRequest:
-    return RestRequest("GET", target.rest_path() + "/metadata")
-
-
-def build_rest_status_request(target: ModelTarget) -> RestRequest:
-    return RestRequest("GET", target.rest_path())
-
-
-def build_grpc_request(target: ModelTarget, signature: str, reviews: Sequence[Review],
-                       text_feature: str = DEFAULT_TEXT_FEATURE):
-    """("Predict" or "Classify", PredictRequest or ClassificationRequest) for one batch."""
-    import tensorflow as tf
-    from tensorflow_serving.apis import classification_pb2, predict_pb2
-
-    spec = target.model_spec(signature)
-    if signature == CLASSIFY_SIGNATURE:
-        request = classification_pb2.ClassificationRequest(model_spec=spec)
-        request.input.example_list.examples.extend(to_example(r, text_feature) for r in reviews)
-        return "Classify", request
-    if signature == EXAMPLES_SIGNATURE:
-        name, values = EXAMPLES_INPUT, [serialize_example(r, text_feature) for r in reviews]
-    else:
-        name, values = RAW_TEXT_INPUT, [_text_bytes(r) for r in reviews]
-    request = predict_pb2.PredictRequest(model_spec=spec)
-    request.inputs[name].CopyFrom(
-        tf.make_tensor_proto(values, dtype=tf.string, shape=[len(values)]))
-    return "Predict", request
-
-
-def build_grpc_metadata_request(target: ModelTarget):
-    from tensorflow_serving.apis import get_model_metadata_pb2
-
-    return get_model_metadata_pb2.GetModelMetadataRequest(
-        model_spec=target.model_spec(), metadata_field=[METADATA_FIELD])
-
-
-# ------------------------------------------------------------------------------------------
-# Answers -> predictions and metadata
-
-
-def _output_name(signature: str) -> str:
-    return EXAMPLES_OUTPUT if signature == EXAMPLES_SIGNATURE else RAW_TEXT_OUTPUT
-
-
-def _check_count(predictions: List[Prediction], expected: int) -> List[Prediction]:
-    if len(predictions) != expected:
-        raise ServingError(f"the server answered {len(predictions)} predictions for "
-                           f"{expected} reviews", "INTERNAL")
-    return predictions
-
-
-def _probability(value: Any) -> float:
-    while isinstance(value, (list, tuple)):
-        if len(value) != 1:
-            raise ServingError(f"expected one probability per review, got {value!r}",
-                               "INTERNAL")
-        value = value[0]
-    return float(value)
-
-
-def _class_scores(pairs: Sequence[Tuple[Any, float]]) -> Prediction:
-    scores = {(label.decode("utf-8") if isinstance(label, bytes) else str(label)): float(score)
-              for label, score in pairs}
-    if CLASS_NAMES[1] not in scores:
-        raise ServingError(f"no class {CLASS_NAMES[1]!r} among the classes "
-                           f"{sorted(scores)} the server answered", "INTERNAL")
-    return Prediction(scores[CLASS_NAMES[1]], scores)
-
-
-def parse_rest_response(signature: str, body: Dict[str, Any], count: int) -> List[Prediction]:
-    if signature == CLASSIFY_SIGNATURE:
-        # TF Serving writes "results" (json_tensor.cc); its docs once said "result".
-        results = body.get("results", body.get("result"))
-        if not isinstance(results, list):
-            raise ServingError(f"no 'results' in the answer: {str(body)[:200]}", "INTERNAL")
-        return _check_count([_class_scores(pairs) for pairs in results], count)
-    predictions = body.get("predictions")
-    if not isinstance(predictions, list):
-        raise ServingError(f"no 'predictions' in the answer: {str(body)[:200]}", "INTERNAL")
-    output = _output_name(signature)
-    return _check_count([Prediction(_probability(p[output] if isinstance(p, dict) else p))
-                         for p in predictions], count)
-
-
-def parse_grpc_response(signature: str, response, count: int) -> List[Prediction]:
-    import tensorflow as tf
-
-    if signature == CLASSIFY_SIGNATURE:
-        return _check_count([_class_scores([(c.label, c.score) for c in item.classes])
-                             for item in response.result.classifications], count)
-    output = _output_name(signature)
-    if output not in response.outputs:
-        raise ServingError(f"no output {output!r} in the answer (outputs: "
-                           f"{sorted(response.outputs)})", "INTERNAL")
-    values = tf.make_ndarray(response.outputs[output])
-    return _check_count([Prediction(_probability(v.tolist())) for v in values], count)
-
-
-def _shape(tensor_info) -> Optional[List[int]]:
-    shape = tensor_info.tensor_shape
-    return None if shape.unknown_rank else [d.size for d in shape.dim]
-
-
-def normalize_signature_defs(signature_defs, name: str, version: Optional[int]
-                             ) -> Dict[str, Any]:
-    """The same plain dict from any source of SignatureDefs (gRPC, REST JSON, saved_model.pb)."""
-    from tensorflow.core.framework import types_pb2
-
-    def tensors(infos):
-        return {alias: {"dtype": types_pb2.DataType.Name(info.dtype), "shape": _shape(info)}
-                for alias, info in sorted(infos.items())}
-
-    return {"name": name, "version": version, "signatures": {
-        key: {"method_name": sig.method_name, "inputs": tensors(sig.inputs),
-              "outputs": tensors(sig.outputs)}
-        for key, sig in sorted(signature_defs.items())}}
-
-
-def parse_grpc_metadata(response) -> Dict[str, Any]:
-    from tensorflow_serving.apis import get_model_metadata_pb2
-
-    signature_map = get_model_metadata_pb2.SignatureDefMap()
-    if not response.metadata[METADATA_FIELD].Unpack(signature_map):
-        raise ServingError("the metadata holds no SignatureDefMap", "INTERNAL")
-    spec = response.model_spec
-    return normalize_signature_defs(signature_map.signature_def, spec.name,
-                                    spec.version.value if spec.HasField("version") else None)
-
-
-def parse_rest_metadata(body: Dict[str, Any]) -> Dict[str, Any]:
-    from google.protobuf import json_format
-    from tensorflow_serving.apis import get_model_metadata_pb2, model_pb2
-
-    try:
-        spec = json_format.ParseDict(body["model_spec"], model_pb2.ModelSpec(),
-                                     ignore_unknown_fields=True)
-        signature_map = json_format.ParseDict(body["metadata"][METADATA_FIELD],
-                                              get_model_metadata_pb2.SignatureDefMap(),
-                                              ignore_unknown_fields=True)
-    except (KeyError, TypeError, json_format.ParseError) as error:
-        raise ServingError(f"unexpected metadata answer: {error}", "INTERNAL") from None
-    return normalize_signature_defs(signature_map.signature_def, spec.name,
-                                    spec.version.value if spec.HasField("version") else None)
-
-
-_LOADED: Dict[str, Any] = {}  # realpath -> tf.saved_model.load(...): each dir loads once.
-_LOAD_LOCK = threading.Lock()
-
-
-def load_saved_model(model_dir: str):
-    """tf.saved_model.load, once per directory per process (symlinks resolved)."""
-    import tensorflow as tf
-
-    real = os.path.realpath(model_dir)
-    with _LOAD_LOCK:
-        if real not in _LOADED:
-            _LOADED[real] = tf.saved_model.load(real)
-        return _LOADED[real]
-
-
-def read_signature_defs(model_dir: str):
-    """The SignatureDefs in a SavedModel's saved_model.pb (what TF Serving reports)."""
-    import tensorflow as tf
-    from tensorflow.core.protobuf import saved_model_pb2
-
-    saved_model = saved_model_pb2.SavedModel()
-    with tf.io.gfile.GFile(os.path.join(model_dir, "saved_model.pb"), "rb") as f:
-        saved_model.ParseFromString(f.read())
-    return saved_model.meta_graphs[0].signature_def
-
-
-# ------------------------------------------------------------------------------------------
-# Clients
-
-
 class Client:
     """Batching and the signature choice; subclasses send one batch."""
 
     def __init__(self, options: ClientOptions):
         self.options = options
+        # The raw feature the Example signatures parse; LocalClient reads it from the export.
+        self.text_feature = options.text_feature or DEFAULT_TEXT_FEATURE
 
     @property
     def signature(self) -> str:
@@ -514,36 +128,6 @@ class Client:
         self.close()
 
 
-def resolve_model_dir(path: str, version: Optional[int] = None) -> str:
-    """A SavedModel dir as given, or version N / the newest complete version of a serving dir."""
-    import tensorflow as tf
-
-    if not tf.io.gfile.isdir(path):
-        raise ServingError(f"no model directory {path}", "NOT_FOUND")
-    has_model = tf.io.gfile.exists(os.path.join(path, SAVED_MODEL_FILE))
-    versions = version_dirs(path)
-    # A version without saved_model.pb is a push still copying (it is written last) or a
-    # failed one: what TF Serving would not load either.
-    complete = loadable_versions(path)
-    if version is not None:
-        if version not in versions:
-            raise ServingError(f"no version {version} in {path} (versions: {versions})",
-                               "NOT_FOUND")
-        if version not in complete:
-            raise ServingError(f"version {version} in {path} has no {SAVED_MODEL_FILE} yet "
-                               "(a copy in progress or a failed push)", "NOT_FOUND")
-        return os.path.join(path, str(version))
-    if has_model:
-        return path
-    if not versions:
-        raise ServingError(f"{path} holds neither {SAVED_MODEL_FILE} nor numbered versions",
-                           "NOT_FOUND")
-    if not complete:
-        raise ServingError(f"no complete version in {path}: none of {versions} holds "
-                           f"{SAVED_MODEL_FILE} yet", "NOT_FOUND")
-    return os.path.join(path, str(complete[-1]))
-
-
 class LocalClient(Client):
     """Runs the SavedModel's signatures in this process (no server)."""
 
@@ -557,30 +141,20 @@ class LocalClient(Client):
                                f"{options.signature!r} (it has "
                                f"{sorted(self._model.signatures)})", "INVALID_ARGUMENT")
         self._function = self._model.signatures[options.signature]
+        self.text_feature = options.text_feature or recorded_text_feature(self.model_dir)
 
     def _predict_batch(self, batch: List[Review]) -> List[Prediction]:
         import tensorflow as tf
 
-        signature, feature = self.signature, self.options.text_feature
-        if signature == CLASSIFY_SIGNATURE:  # As over gRPC/REST: only parseable tf.Examples.
-            name, values = CLASSIFY_INPUT, [to_example(r, feature).SerializeToString()
-                                            for r in batch]
-        elif signature == EXAMPLES_SIGNATURE:
-            name, values = EXAMPLES_INPUT, [serialize_example(r, feature) for r in batch]
-        else:
-            name, values = RAW_TEXT_INPUT, [_text_bytes(r) for r in batch]
+        name, values = signature_input(self.signature, batch, self.text_feature)
         try:
             outputs = self._function(**{name: tf.constant(values, tf.string, [len(values)])})
         except Exception as error:  # TF errors, and the UnicodeDecodeError it can raise.
             code, message = tf_error_message(error)
-            raise ServingError(f"{self.model_dir} {signature}: {code}: {message}", code)
-        if signature == CLASSIFY_SIGNATURE:
-            classes = outputs[CLASSIFY_CLASSES].numpy()
-            scores = outputs[CLASSIFY_SCORES].numpy()
-            return _check_count([_class_scores(zip(c, s)) for c, s in zip(classes, scores)],
-                                len(batch))
-        values = outputs[_output_name(signature)].numpy()
-        return _check_count([Prediction(_probability(v.tolist())) for v in values], len(batch))
+            raise ServingError(f"{self.model_dir} {self.signature}: {code}: {message}", code)
+        return parse_signature_outputs(
+            self.signature, {alias: tensor.numpy() for alias, tensor in outputs.items()},
+            len(batch))
 
     def metadata(self) -> Dict[str, Any]:
         base = os.path.basename(os.path.normpath(self.model_dir))
@@ -602,7 +176,7 @@ class RestClient(Client):
 
     def _predict_batch(self, batch: List[Review]) -> List[Prediction]:
         request = build_rest_request(self.target, self.signature, batch,
-                                     self.options.text_feature)
+                                     self.text_feature)
         return parse_rest_response(self.signature, self.send(request), len(batch))
 
     def metadata(self) -> Dict[str, Any]:
@@ -677,7 +251,7 @@ class GrpcClient(Client):
 
     def _predict_batch(self, batch: List[Review]) -> List[Prediction]:
         method, request = build_grpc_request(self.target, self.signature, batch,
-                                             self.options.text_feature)
+                                             self.text_feature)
         return parse_grpc_response(self.signature, self.call(method, request), len(batch))
 
     def metadata(self) -> Dict[str, Any]:

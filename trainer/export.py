@@ -201,4 +201,13 @@ def export_serving_model(model: tf.keras.Model, tft_output: tft.TFTransformOutpu
         with tf.io.TFRecordWriter(warmup_path) as writer:  # Uncompressed, as TF Serving reads it.
             for record in warmup_records(warmup_reviews, text_feature):
                 writer.write(record.SerializeToString())
+    write_input_features(export_dir, text_feature, label_feature)
     _finish_saved_model(export_dir)
+
+
+def write_input_features(export_dir: str, text_feature: str, label_feature: str) -> None:
+    """The raw features the Example signatures parse, so clients need not be told them."""
+    path = os.path.join(export_dir, sig.INPUT_FEATURES_FILE)
+    tf.io.gfile.makedirs(os.path.dirname(path))
+    with tf.io.gfile.GFile(path, "w") as out:
+        json.dump({"text_feature": text_feature, "label_feature": label_feature}, out)

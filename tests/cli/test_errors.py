@@ -8,7 +8,7 @@ from contract.errors import UserError
 USER_FACING = [("pipeline.config", "ConfigError", 2), ("components.tfds_example_gen",
                "TfdsDataError", 1), ("components.data_validation", "DataAnomaliesError", 1),
                ("components.pusher", "PushError", 1), ("trainer.glove", "GloveError", 1),
-               ("contract.settings", "SettingsError", 1), ("serving.client", "ServingError", 1),
+               ("contract.settings", "SettingsError", 1), ("serving.errors", "ServingError", 1),
                ("reports.report_browser", "BrowserError", 1), ("pipeline.run_lock",
                "RunLockedError", 1), ("reports.report", "NoRunError", 1),
                ("components.skew_guard", "SkewError", 1),

@@ -14,8 +14,9 @@ import pytest
 import tensorflow as tf
 from tensorflow_serving.apis import classification_pb2, predict_pb2
 
-from serving.client import (ClientOptions, LocalClient, ModelTarget, SerializedExample,
-                            ServingError, serialize_example)
+from serving.client import ClientOptions, LocalClient
+from serving.errors import ServingError
+from serving.wire import ModelTarget, SerializedExample, serialize_example
 from tests.serving.test_client import (TOLERANCE, backend, is_one_line,  # noqa: F401 (fixtures)
                                        reference, require_signature, serving_root, standins)
 from contract.signatures import (CLASSIFY_SCORES, CLASSIFY_SIGNATURE, EXAMPLES_INPUT,

@@ -11,7 +11,9 @@ import tensorflow as tf
 from cli import main as cli
 from contract.review_files import ReviewFormat
 from serving.batch import input_files, score_files
-from serving.client import Prediction, ServingError, resolve_model_dir
+from serving.errors import ServingError
+from serving.saved_models import resolve_model_dir
+from serving.wire import Prediction
 from tests.tiny_data import EDGE_REVIEWS, tiny_csv_reviews, write_tiny_csv
 
 TEXT_ONLY = ReviewFormat("text", "", (), "auto")

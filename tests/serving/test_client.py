@@ -29,11 +29,13 @@ from tensorflow_serving.apis import (classification_pb2, get_model_metadata_pb2,
                                      predict_pb2)
 
 from cli.main import build_parser, main
-from serving.client import (Backoff, ClientOptions, GrpcClient, LocalClient, ModelTarget,
-                            RestClient, RestRequest, SerializedExample, ServingError,
-                            build_grpc_metadata_request, build_grpc_request,
-                            build_rest_metadata_request, build_rest_request,
-                            normalize_signature_defs, read_signature_defs)
+from serving.client import Backoff, ClientOptions, GrpcClient, LocalClient, RestClient
+from serving.errors import ServingError
+from serving.saved_models import read_signature_defs
+from serving.wire import (ModelTarget, RestRequest, SerializedExample,
+                          build_grpc_metadata_request, build_grpc_request,
+                          build_rest_metadata_request, build_rest_request,
+                          normalize_signature_defs)
 from tests.support.standins import GrpcStandIn, RestStandIn, ServedModels
 from trainer.export import text_example
 from contract.signatures import (CLASS_NAMES, CLASSIFY_INPUT, CLASSIFY_SCORES,

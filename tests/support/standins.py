@@ -36,14 +36,31 @@ from tensorflow_serving.apis import (classification_pb2, get_model_metadata_pb2,
                                      predict_pb2, prediction_service_pb2_grpc)
 
 from serving.versions import loadable_versions
-from serving.client import (GRPC_MAX_MESSAGE_BYTES, METADATA_FIELD, load_saved_model,
-                            read_signature_defs, tf_error_message)
 from contract.signatures import (CLASSIFY_CLASSES, CLASSIFY_INPUT, CLASSIFY_METHOD_NAME,
                                 CLASSIFY_SCORES)
 
 DEFAULT_SIGNATURE = "serving_default"
 PREDICT_METHOD_NAMES = ("tensorflow/serving/predict", CLASSIFY_METHOD_NAME,
                         "tensorflow/serving/regress")
+
+# The one field GetModelMetadata serves (get_model_metadata_impl.cc).
+METADATA_FIELD = "signature_def"
+# TF Serving's gRPC server takes messages up to INT32_MAX bytes (model_servers/server.cc).
+GRPC_MAX_MESSAGE_BYTES = 2 ** 31 - 1
+
+# TensorFlow's error codes (error_codes.proto: the numbers of absl::StatusCode) -> the gRPC status
+# TF Serving answers a failed model run with. Written out here, not taken from the client under
+# test, so a client that maps a code wrongly fails its tests.
+TF_ERROR_STATUS = {
+    0: grpc.StatusCode.OK, 1: grpc.StatusCode.CANCELLED, 2: grpc.StatusCode.UNKNOWN,
+    3: grpc.StatusCode.INVALID_ARGUMENT, 4: grpc.StatusCode.DEADLINE_EXCEEDED,
+    5: grpc.StatusCode.NOT_FOUND, 6: grpc.StatusCode.ALREADY_EXISTS,
+    7: grpc.StatusCode.PERMISSION_DENIED, 8: grpc.StatusCode.RESOURCE_EXHAUSTED,
+    9: grpc.StatusCode.FAILED_PRECONDITION, 10: grpc.StatusCode.ABORTED,
+    11: grpc.StatusCode.OUT_OF_RANGE, 12: grpc.StatusCode.UNIMPLEMENTED,
+    13: grpc.StatusCode.INTERNAL, 14: grpc.StatusCode.UNAVAILABLE,
+    15: grpc.StatusCode.DATA_LOSS, 16: grpc.StatusCode.UNAUTHENTICATED,
+}
 
 # absl::StatusCode -> HTTP status, as TF Serving's http_server.cc maps them.
 HTTP_STATUS = {
@@ -71,6 +88,41 @@ def _invalid(message: str) -> StandInError:
     return StandInError(grpc.StatusCode.INVALID_ARGUMENT, message)
 
 
+def _run_error(error: BaseException) -> StandInError:
+    """A failed signature run as TF Serving answers it: the status of TensorFlow's error and
+    its message as TensorFlow wrote it (several lines, stack noise and all)."""
+    if isinstance(error, tf.errors.OpError):
+        return StandInError(TF_ERROR_STATUS.get(error.error_code, grpc.StatusCode.UNKNOWN),
+                            error.message)
+    # TF's Python layer raises UnicodeDecodeError for a message quoting bytes that are not
+    # UTF-8 (ParseExample's, for input that is no tf.Example); the C++ server sends the message.
+    if isinstance(error, UnicodeDecodeError) and isinstance(error.object, bytes):
+        return _invalid(error.object.decode("utf-8", "replace"))
+    return _invalid(f"{type(error).__name__}: {error}")
+
+
+_LOADED: Dict[str, Any] = {}  # realpath -> the loaded SavedModel: each version loads once.
+_LOAD_LOCK = threading.Lock()
+
+
+def _load(path: str):
+    real = os.path.realpath(path)
+    with _LOAD_LOCK:
+        if real not in _LOADED:
+            _LOADED[real] = tf.saved_model.load(real)
+        return _LOADED[real]
+
+
+def _signature_defs(path: str):
+    """The SignatureDefs in saved_model.pb, which TF Serving reports and checks requests by."""
+    from tensorflow.core.protobuf import saved_model_pb2
+
+    saved_model = saved_model_pb2.SavedModel()
+    with open(os.path.join(path, "saved_model.pb"), "rb") as f:
+        saved_model.ParseFromString(f.read())
+    return saved_model.meta_graphs[0].signature_def
+
+
 # ------------------------------------------------------------------------------------------
 # The served model: versions, labels, signatures
 
@@ -82,7 +134,7 @@ class ServedVersion:
         self.version = version
         self.path = path
         self.loaded = loaded
-        self.signature_defs = read_signature_defs(path)
+        self.signature_defs = _signature_defs(path)
 
     def signature_def(self, name: str):
         return self.signature_defs.get(name)
@@ -121,8 +173,7 @@ class ServedVersion:
                      for alias, value in inputs.items()}
             outputs = self.loaded.signatures[signature_name](**feeds)
         except Exception as error:  # Never let a request take the server down.
-            code, message = tf_error_message(error)
-            raise StandInError(getattr(grpc.StatusCode, code), message) from None
+            raise _run_error(error) from None
         names = list(output_filter) or sorted(signature.outputs)
         return {name: outputs[name].numpy() for name in names}
 
@@ -174,7 +225,7 @@ class ServedModels:
             raise ValueError(f"labels point at versions that are not served: {unknown}")
         self.name = name
         self.labels = dict(labels or {})
-        self.versions = {version: ServedVersion(version, path, load_saved_model(path))
+        self.versions = {version: ServedVersion(version, path, _load(path))
                          for version, path in sorted(versions.items())}
 
     @classmethod

@@ -1,4 +1,5 @@
 """The pushed SavedModel of the shared tiny run as TF Serving sees it: signatures, warmup, CPU."""
+import json
 import os
 
 import numpy as np
@@ -157,3 +158,8 @@ def test_warmup_examples_carry_the_configured_text_feature():
     assert example.features.feature["review"].bytes_list.value[0] == b"A fine film"
     classify = [log.classify_log.request for log in logs if log.HasField("classify_log")][0]
     assert list(classify.input.example_list.examples[0].features.feature) == ["review"]
+
+
+def test_the_pushed_export_records_the_features_its_signatures_parse(pushed_model_dir):
+    with open(os.path.join(pushed_model_dir, sig.INPUT_FEATURES_FILE)) as f:
+        assert json.load(f) == {"text_feature": "text", "label_feature": "label"}
