@@ -23,7 +23,8 @@ setup(
         "scikit-learn",  # keras-tuner's BayesianOptimization
         "tensorflow-serving-api==2.15.1",
         "matplotlib",
+        "pyyaml",  # serving-config writes the Compose and Kubernetes files
     ],
-    extras_require={"test": ["pytest", "pytest-xdist", "pyyaml", "ruff"]},
+    extras_require={"test": ["pytest", "pytest-xdist", "ruff"]},
     entry_points={"console_scripts": ["imdb-pipeline=cli.main:main"]},
 )

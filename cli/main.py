@@ -223,7 +223,7 @@ def cmd_serving_config(args: argparse.Namespace) -> int:
     """TF Serving deployment files for the serving dir the pipeline's Pusher writes to."""
     import shlex
 
-    from serving import deploy
+    from serving import deploy, models_config
 
     config = config_from_args(args)
     out = args.out or os.path.join(config.output_dir, "serving_config")
@@ -238,10 +238,10 @@ def cmd_serving_config(args: argparse.Namespace) -> int:
     for path in written.paths:
         print(f"  {os.path.relpath(path, written.out_dir)}")
     print("docker: " + " ".join(shlex.quote(arg) for arg in written.docker_command))
-    models_config = os.path.join(written.out_dir, deploy.MODELS_CONFIG)
-    if os.path.abspath(config.resolved_models_config) != models_config:
+    written_config = os.path.join(written.out_dir, models_config.MODELS_CONFIG)
+    if os.path.abspath(config.resolved_models_config) != written_config:
         print(f"note: the Pusher's retention reads version labels from "
-              f"{config.resolved_models_config}, not {models_config} (see --models-config)")
+              f"{config.resolved_models_config}, not {written_config} (see --models-config)")
     return 0
 
 

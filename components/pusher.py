@@ -26,6 +26,7 @@ from contract.settings import from_custom_config
 from contract import data_profile
 from contract.errors import UserError
 from contract.names import INHERITED_SPANS_FILE, SOURCE_FILE
+from serving.models_config import read_version_labels
 from serving.versions import SAVED_MODEL_FILE, loadable_versions, version_dirs
 
 INCOMING_PREFIX = ".incoming-"
@@ -136,8 +137,6 @@ def version_labels(models_config: str, model_name: str) -> Dict[str, int]:
     """The model's version labels in a TF Serving models.config ({} without the file)."""
     if not models_config or not fileio.exists(models_config):
         return {}
-    from serving.deploy import read_version_labels
-
     return read_version_labels(models_config, model_name)
 
 

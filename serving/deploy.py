@@ -3,7 +3,8 @@
 The Pusher writes blessed SavedModels to `<serving-dir>/<version>/`; TF Serving polls that base
 path. `write_deployment_files()` writes the server configs (text protos), a `docker run` line, a
 Compose file, Kubernetes and KServe manifests and a README into one folder. Every file takes its
-model name, ports, mount points and flags from the functions below, so they cannot drift apart.
+model name, ports, mount points and flags from one function (here, in models_config.py or in
+server_configs.py), so they cannot drift apart.
 No TF Serving binary, Docker engine or cluster was available where this was written: the files
 are checked by parsing them (tests/serving/test_deploy.py), not by running them.
 
@@ -13,134 +14,29 @@ are checked by parsing them (tests/serving/test_deploy.py), not by running them.
 import dataclasses
 import json
 import os
-import re
 import shlex
 import stat
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence
 
 import yaml
-from google.protobuf import descriptor_pb2, descriptor_pool, message_factory, text_format
-from google.protobuf import wrappers_pb2
-from tensorflow_serving.config import model_server_config_pb2
+from google.protobuf import text_format
 
 from contract import signatures
-from contract.names import DEFAULT_MODEL_NAME, model_name_problem
+from contract.names import DEFAULT_MODEL_NAME
+from serving.models_config import (HOST_MODELS_CONFIG, MODELS_CONFIG, STABLE_LABEL,
+                                   container_base_path, host_base_path, is_remote, local_path,
+                                   model_mount_path, model_server_config, validate_model_name)
+from serving.server_configs import (BATCHING_CONFIG, CONFIG_MOUNT, GRPC_PORT, MONITORING_CONFIG,
+                                    PROMETHEUS_PATH, REST_PORT, batching_parameters,
+                                    monitoring_config, server_args)
 
 TF_SERVING_VERSION = "2.15.1"  # Same as the pinned tensorflow / tensorflow-serving-api.
 IMAGE = f"tensorflow/serving:{TF_SERVING_VERSION}"
 GPU_IMAGE = f"tensorflow/serving:{TF_SERVING_VERSION}-gpu"
-GRPC_PORT = 8500
-REST_PORT = 8501
-CONFIG_MOUNT = "/config"            # In-container folder holding the three config files.
-MODELS_MOUNT_ROOT = "/models"       # The image's MODEL_BASE_PATH; the model goes below it.
-MODELS_CONFIG = "models.config"
-HOST_MODELS_CONFIG = "models.host.config"
-BATCHING_CONFIG = "batching_parameters.txt"
-MONITORING_CONFIG = "monitoring.config"
-PROMETHEUS_PATH = "/monitoring/prometheus/metrics"
-CONFIG_POLL_SECONDS = 60
-STABLE_LABEL = "stable"
-CANARY_LABEL = "canary"
 CONTAINER_NAME = "tensorflow-serving"
 
-_URI_SCHEME = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*)://")
 
-
-# ---------------------------------------------------------------- protos TF Serving's wheel lacks
-# The `tensorflow-serving-api` 2.15.1 wheel ships model_server_config_pb2 but not
-# monitoring_config_pb2 or session_bundle_config_pb2. These are the messages TF Serving parses
-# our monitoring and batching files with, transcribed field for field (names, numbers, types) from
-# tensorflow_serving/config/monitoring_config.proto and
-# tensorflow_serving/servables/tensorflow/session_bundle_config.proto at tag 2.15.1, and built in
-# a private descriptor pool so a future wheel that does ship them cannot clash.
-_I64 = ".google.protobuf.Int64Value"
-_SERVING_MESSAGES: Dict[str, List[Tuple[str, int, str]]] = {
-    "PrometheusConfig": [("enable", 1, "bool"), ("path", 2, "string")],
-    "MonitoringConfig": [("prometheus_config", 1, ".tensorflow.serving.PrometheusConfig")],
-    "BatchingParameters": [
-        ("max_batch_size", 1, _I64), ("batch_timeout_micros", 2, _I64),
-        ("max_enqueued_batches", 3, _I64), ("num_batch_threads", 4, _I64),
-        ("thread_pool_name", 5, ".google.protobuf.StringValue"),
-        ("enable_large_batch_splitting", 8, ".google.protobuf.BoolValue"),
-        ("max_execution_batch_size", 9, _I64),
-        ("allowed_batch_sizes", 6, "repeated int64"), ("pad_variable_length_inputs", 7, "bool")],
-}
-
-
-def _serving_message_classes() -> Dict[str, type]:
-    """Message classes for `_SERVING_MESSAGES` (see above for why they are not imported)."""
-    field = descriptor_pb2.FieldDescriptorProto
-    scalars = {"bool": field.TYPE_BOOL, "string": field.TYPE_STRING, "int64": field.TYPE_INT64}
-    pool = descriptor_pool.DescriptorPool()
-    wrappers = descriptor_pb2.FileDescriptorProto()
-    wrappers_pb2.DESCRIPTOR.CopyToProto(wrappers)
-    pool.Add(wrappers)
-    file = descriptor_pb2.FileDescriptorProto(
-        name="tensorflow_serving/deploy_transcribed.proto", package="tensorflow.serving",
-        syntax="proto3", dependency=[wrappers.name])
-    for message_name, fields in _SERVING_MESSAGES.items():
-        message = file.message_type.add(name=message_name)
-        for name, number, kind in fields:
-            repeated = kind.startswith("repeated ")
-            kind = kind.split()[-1]
-            spec = message.field.add(name=name, number=number, json_name=_camel(name),
-                                     label=field.LABEL_REPEATED if repeated
-                                     else field.LABEL_OPTIONAL)
-            if kind in scalars:
-                spec.type = scalars[kind]
-            else:
-                spec.type, spec.type_name = field.TYPE_MESSAGE, kind
-    pool.Add(file)
-    factory = message_factory.MessageFactory(pool)
-    return {name: factory.GetPrototype(pool.FindMessageTypeByName(f"tensorflow.serving.{name}"))
-            for name in _SERVING_MESSAGES}
-
-
-def _camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(part.title() for part in rest)
-
-
-_CLASSES = _serving_message_classes()
-MonitoringConfig = _CLASSES["MonitoringConfig"]
-BatchingParameters = _CLASSES["BatchingParameters"]
-
-
-# ---------------------------------------------------------------- names and paths
-def validate_model_name(model_name: str) -> str:
-    """The model name is also a Kubernetes/KServe object name and a URL segment: one rule."""
-    problem = model_name_problem(model_name)
-    if problem:
-        raise ValueError(problem)
-    return model_name
-
-
-def is_remote(path: str) -> bool:
-    """gs://, s3://, hdfs://... paths: TF Serving reads them itself, so nothing is mounted."""
-    match = _URI_SCHEME.match(path)
-    return bool(match) and match.group(1).lower() != "file"
-
-
-def local_path(path: str) -> str:
-    """Absolute host path of a local serving dir (a file:// URI is accepted too)."""
-    return os.path.abspath(os.path.expanduser(re.sub(r"^file://", "", path)))
-
-
-def model_mount_path(model_name: str) -> str:
-    """Where a local serving dir is mounted in every container: the image's /models/<name>."""
-    return f"{MODELS_MOUNT_ROOT}/{model_name}"
-
-
-def container_base_path(serving_dir: str, model_name: str) -> str:
-    """models.config's base_path inside a container: the remote URI, or the mount point."""
-    return serving_dir if is_remote(serving_dir) else model_mount_path(model_name)
-
-
-def host_base_path(serving_dir: str) -> str:
-    """models.host.config's base_path, for tensorflow_model_server run directly on the host."""
-    return serving_dir if is_remote(serving_dir) else local_path(serving_dir)
-
-
+# ---------------------------------------------------------------- Kubernetes names
 def k8s_name(model_name: str) -> str:
     """Name of the Deployment, Service, HPA (and the prefix of the ConfigMap)."""
     return f"{model_name}-serving"
@@ -161,103 +57,7 @@ def service_selector(model_name: str) -> Dict[str, str]:
             "app.kubernetes.io/instance": k8s_name(model_name)}
 
 
-# ---------------------------------------------------------------- server configs (text protos)
-def model_server_config(model_name: str, base_path: str, *, num_versions: int = 1,
-                        stable_version: Optional[int] = None,
-                        canary_version: Optional[int] = None
-                        ) -> model_server_config_pb2.ModelServerConfig:
-    """One model; `latest N` versions, or exactly the labelled ones when labels are given.
-
-    With labels the policy must be `specific`: a label may only point at a version the server
-    keeps loaded, and `latest` would drop the stable version as soon as a newer one is pushed.
-    """
-    validate_model_name(model_name)
-    labels = {label: version for label, version in ((STABLE_LABEL, stable_version),
-                                                    (CANARY_LABEL, canary_version))
-              if version is not None}
-    if any(int(v) < 1 for v in labels.values()):
-        raise ValueError(f"model versions must be positive integers, got {labels}")
-    if len(set(labels.values())) < len(labels):
-        raise ValueError(f"the canary version must differ from the stable one, got {labels}")
-    if num_versions < 1:
-        raise ValueError(f"num_versions must be >= 1, got {num_versions}")
-    config = model_server_config_pb2.ModelServerConfig()
-    model = config.model_config_list.config.add(name=model_name, base_path=base_path,
-                                                model_platform="tensorflow")
-    if labels:
-        model.model_version_policy.specific.versions.extend(sorted(labels.values()))
-        for label, version in labels.items():
-            model.version_labels[label] = int(version)
-    else:
-        model.model_version_policy.latest.num_versions = num_versions
-    return config
-
-
-def batching_parameters(num_batch_threads: Optional[int] = None):
-    """CPU starting values from TF Serving's batching guide (batching/README.md, "CPU-only").
-
-    Threads = cores; timeout 5 ms (the guide's 1-10 ms range); queue bound = threads, as the guide
-    advises for online serving. No padding: the inputs are whole strings. NOT measured: no TF
-    Serving could run where this was written, so batching stays off unless asked for.
-    """
-    threads = num_batch_threads or os.cpu_count() or 1
-    params = BatchingParameters()
-    params.num_batch_threads.value = threads
-    params.max_batch_size.value = 256
-    params.batch_timeout_micros.value = 5000
-    params.max_enqueued_batches.value = threads
-    return params
-
-
-def monitoring_config():
-    """Prometheus metrics on the REST port, at PROMETHEUS_PATH."""
-    config = MonitoringConfig()
-    config.prometheus_config.enable = True
-    config.prometheus_config.path = PROMETHEUS_PATH
-    return config
-
-
-def read_version_labels(models_config_path: str, model_name: str) -> Dict[str, int]:
-    """Version labels of `model_name` in a models.config, e.g. {"stable": 3, "canary": 4}.
-
-    For retention (`--keep-versions`): the version `stable` points at must never be deleted.
-    Parsed strictly with TF Serving's own proto, so a file the server would reject fails here too.
-    """
-    if is_remote(models_config_path):  # gs://...: TF's file systems (TF is loaded there anyway).
-        import tensorflow as tf
-
-        with tf.io.gfile.GFile(models_config_path) as f:
-            text = f.read()
-    else:
-        with open(models_config_path) as f:
-            text = f.read()
-    config = text_format.Parse(text, model_server_config_pb2.ModelServerConfig())
-    for model in config.model_config_list.config:
-        if model.name == model_name:
-            return dict(model.version_labels)
-    raise ValueError(f"{models_config_path} has no model named {model_name!r}")
-
-
-# ---------------------------------------------------------------- the server's command line
-def server_args(enable_batching: bool = False, has_labels: bool = False,
-                config_dir: str = CONFIG_MOUNT, models_config: str = MODELS_CONFIG) -> List[str]:
-    """Flags for the image's entrypoint; the same list in docker run, Compose and Kubernetes
-    (and, with the host's config dir and models.host.config, for a server on the host)."""
-    args = [f"--model_config_file={config_dir}/{models_config}",
-            f"--model_config_file_poll_wait_seconds={CONFIG_POLL_SECONDS}",
-            f"--monitoring_config_file={config_dir}/{MONITORING_CONFIG}",
-            f"--rest_api_port={REST_PORT}", f"--port={GRPC_PORT}"]
-    if has_labels:
-        # ServerCore::ReloadConfig assigns labels (UpdateModelVersionLabelMap) *before* it loads
-        # the models, so at startup every labelled version is still unavailable and the server
-        # refuses to start without this flag. It still refuses to move an existing label to a
-        # version that is not loaded yet (server_core.cc, 2.15.1).
-        args.append("--allow_version_labels_for_unavailable_models")
-    if enable_batching:
-        args += ["--enable_batching", f"--batching_parameters_file={config_dir}/{BATCHING_CONFIG}"]
-    return args
-
-
+# ---------------------------------------------------------------- Docker
 @dataclasses.dataclass(frozen=True)
 class Mount:
     source: str  # Host path.

@@ -48,6 +48,15 @@ def test_packages_import_only_what_the_architecture_allows(package):
     assert not wrong
 
 
+def test_components_read_the_serving_dir_but_write_no_deployment_files():
+    """The Pusher runs in every pipeline: it needs the version folders and models.config, not
+    the writers of Docker and Kubernetes files (nor the clients)."""
+    used = {target for module, targets in _module_graph().items()
+            if module.startswith("components.") for target in targets
+            if target.startswith("serving.")}
+    assert used <= {"serving.versions", "serving.models_config"}, used
+
+
 def test_every_package_is_in_the_rules_and_in_setup_py():
     packages = {os.path.basename(os.path.dirname(p))
                 for p in glob.glob(os.path.join(ROOT, "*", "__init__.py"))} - {"tests"}

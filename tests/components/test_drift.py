@@ -184,7 +184,7 @@ def test_no_served_model_checks_nothing_and_blocks_nothing(tmp_path):
 def test_the_drift_check_compares_with_the_version_a_stable_label_names(setup, tmp_path):
     from google.protobuf import text_format
 
-    from serving.deploy import model_server_config
+    from serving.models_config import model_server_config
 
     # Version 2 (newest, no traffic) learned span 2; the stable version 1 did not.
     serve(setup["serving"], 2, setup["span1"][:900], setup["span1"][900:],

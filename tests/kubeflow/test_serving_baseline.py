@@ -131,7 +131,7 @@ def test_a_served_copy_of_the_candidate_is_not_its_baseline(tmp_path):
 def _label_stable(tmp_path, serving_dir, version) -> str:
     from google.protobuf import text_format
 
-    from serving.deploy import model_server_config
+    from serving.models_config import model_server_config
 
     path = str(tmp_path / "models.config")
     with open(path, "w") as out:

@@ -126,7 +126,7 @@ def test_the_tuner_runs_by_default_and_every_preset_but_the_tutorials_keeps_it()
 def test_run_and_serving_config_accept_the_same_model_names(name, ok):
     """One rule (contract/names.py): a name `run` takes is one `serving-config` takes."""
     from pipeline.config import ConfigError
-    from serving.deploy import validate_model_name
+    from serving.models_config import validate_model_name
 
     def accepted(check) -> bool:
         try:

@@ -1,5 +1,6 @@
-"""serving/deploy.py: every generated file parses with the real proto or YAML loader, and the
-files agree with each other on names, ports, mounts and flags. Offline, no pipeline run."""
+"""serving/deploy.py, models_config.py and server_configs.py: every generated file parses with
+the real proto or YAML loader, and the files agree with each other on names, ports, mounts and
+flags. Offline, no pipeline run."""
 import os
 import shlex
 
@@ -9,6 +10,10 @@ from google.protobuf import text_format
 from tensorflow_serving.config import model_server_config_pb2
 
 from serving import deploy
+from serving.models_config import (HOST_MODELS_CONFIG, MODELS_CONFIG, model_server_config,
+                                   read_version_labels)
+from serving.server_configs import (BATCHING_CONFIG, MONITORING_CONFIG, BatchingParameters,
+                                    MonitoringConfig)
 from contract import signatures
 
 MODEL = "imdb"
@@ -45,7 +50,7 @@ def parse_text(path, message):
         return text_format.Parse(f.read(), message)  # Strict: unknown fields raise.
 
 
-def model_config(out, name=deploy.MODELS_CONFIG):
+def model_config(out, name=MODELS_CONFIG):
     config = parse_text(os.path.join(out, name), model_server_config_pb2.ModelServerConfig())
     assert len(config.model_config_list.config) == 1
     return config.model_config_list.config[0]
@@ -107,7 +112,7 @@ def test_models_config_serves_labelled_versions_from_the_mount(local):
 
 def test_host_config_differs_only_by_absolute_base_path(local, serving_dir):
     out, _ = local
-    container_model, host_model = model_config(out), model_config(out, deploy.HOST_MODELS_CONFIG)
+    container_model, host_model = model_config(out), model_config(out, HOST_MODELS_CONFIG)
     assert host_model.base_path == os.path.abspath(serving_dir)
     host_model.base_path = container_model.base_path
     assert host_model == container_model
@@ -116,7 +121,7 @@ def test_host_config_differs_only_by_absolute_base_path(local, serving_dir):
 @pytest.mark.parametrize("stable, canary, versions", [(7, None, [7]), (None, 9, [9]),
                                                       (8, 5, [5, 8])])
 def test_version_policy_holds_exactly_the_labelled_versions(stable, canary, versions):
-    config = deploy.model_server_config(MODEL, "/m", stable_version=stable,
+    config = model_server_config(MODEL, "/m", stable_version=stable,
                                         canary_version=canary)
     model = config.model_config_list.config[0]
     assert list(model.model_version_policy.specific.versions) == versions
@@ -126,7 +131,7 @@ def test_version_policy_holds_exactly_the_labelled_versions(stable, canary, vers
 
 def test_remote_serving_dir_is_read_directly(remote):
     out, result = remote
-    for name in (deploy.MODELS_CONFIG, deploy.HOST_MODELS_CONFIG):
+    for name in (MODELS_CONFIG, HOST_MODELS_CONFIG):
         model = model_config(out, name)
         assert model.base_path == "gs://bucket/imdb/serving"
         assert model.model_version_policy.latest.num_versions == 1
@@ -143,13 +148,13 @@ def test_remote_serving_dir_is_read_directly(remote):
 
 def test_batching_parameters_are_cpu_sized(local):
     out, _ = local
-    params = parse_text(os.path.join(out, deploy.BATCHING_CONFIG), deploy.BatchingParameters())
+    params = parse_text(os.path.join(out, BATCHING_CONFIG), BatchingParameters())
     assert params.num_batch_threads.value == 3  # The cores given.
     assert 0 < params.batch_timeout_micros.value <= 10000
     assert params.max_batch_size.value >= 1
     assert params.max_enqueued_batches.value == 3
     assert not params.pad_variable_length_inputs
-    with open(os.path.join(out, deploy.BATCHING_CONFIG)) as f:
+    with open(os.path.join(out, BATCHING_CONFIG)) as f:
         assert "NOT measured" in f.read()
 
 
@@ -157,15 +162,15 @@ def test_batching_message_reads_tf_servings_documented_format():
     # The example of TF Serving's docs (serving_config.md): wrapper messages, `{ value: N }`.
     documented = ("max_batch_size { value: 128 }\nbatch_timeout_micros { value: 0 }\n"
                   "max_enqueued_batches { value: 1000000 }\nnum_batch_threads { value: 8 }\n")
-    params = text_format.Parse(documented, deploy.BatchingParameters())
+    params = text_format.Parse(documented, BatchingParameters())
     assert params.max_enqueued_batches.value == 1000000
     with pytest.raises(text_format.ParseError):  # Scalars where TF Serving wants wrappers.
-        text_format.Parse("max_batch_size: 128", deploy.BatchingParameters())
+        text_format.Parse("max_batch_size: 128", BatchingParameters())
 
 
 def test_monitoring_config_exposes_prometheus(local):
     out, _ = local
-    config = parse_text(os.path.join(out, deploy.MONITORING_CONFIG), deploy.MonitoringConfig())
+    config = parse_text(os.path.join(out, MONITORING_CONFIG), MonitoringConfig())
     assert config.prometheus_config.enable
     assert config.prometheus_config.path == "/monitoring/prometheus/metrics"
 
@@ -317,26 +322,25 @@ def test_readme_lists_files_and_commands(local):
 
 # ------------------------------------------------------------------------ labels, validation
 def test_read_version_labels_round_trip(local, remote, tmp_path):
-    assert deploy.read_version_labels(os.path.join(local[0], deploy.MODELS_CONFIG),
-                                      MODEL) == {"stable": 3, "canary": 4}
-    assert deploy.read_version_labels(os.path.join(remote[0], deploy.MODELS_CONFIG),
-                                      MODEL) == {}
+    assert read_version_labels(os.path.join(local[0], MODELS_CONFIG),
+                               MODEL) == {"stable": 3, "canary": 4}
+    assert read_version_labels(os.path.join(remote[0], MODELS_CONFIG), MODEL) == {}
     with pytest.raises(ValueError, match="no model named 'other'"):
-        deploy.read_version_labels(os.path.join(local[0], deploy.MODELS_CONFIG), "other")
+        read_version_labels(os.path.join(local[0], MODELS_CONFIG), "other")
     broken = tmp_path / "models.config"
     broken.write_text('model_config_list { config { name: "imdb" labels: 1 } }')
     with pytest.raises(text_format.ParseError):
-        deploy.read_version_labels(str(broken), MODEL)
+        read_version_labels(str(broken), MODEL)
 
 
 def test_read_version_labels_from_a_remote_file_system(local):
     import tensorflow as tf
 
     path = "ram://deploy-test/models.config"
-    with open(os.path.join(local[0], deploy.MODELS_CONFIG)) as src:
+    with open(os.path.join(local[0], MODELS_CONFIG)) as src:
         with tf.io.gfile.GFile(path, "w") as dst:
             dst.write(src.read())
-    assert deploy.read_version_labels(path, MODEL) == {"stable": 3, "canary": 4}
+    assert read_version_labels(path, MODEL) == {"stable": 3, "canary": 4}
 
 
 @pytest.mark.parametrize("kwargs, message", [
@@ -361,10 +365,10 @@ def test_cli_writes_the_files_for_the_pipelines_serving_dir(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert code == 0
     out = tmp_path / "serving_config"
-    assert model_config(str(out), deploy.HOST_MODELS_CONFIG).base_path == str(
+    assert model_config(str(out), HOST_MODELS_CONFIG).base_path == str(
         tmp_path / "serving_model")  # config.resolved_serving_dir.
     assert dict(model_config(str(out)).version_labels) == {"stable": 5}
-    params = parse_text(str(out / deploy.BATCHING_CONFIG), deploy.BatchingParameters())
+    params = parse_text(str(out / BATCHING_CONFIG), BatchingParameters())
     assert params.num_batch_threads.value == 2
     assert "k8s/deployment.yaml" in printed and "docker: docker run" in printed
     assert "--enable_batching" in printed
