@@ -10,7 +10,6 @@
 """
 import argparse
 import atexit
-import dataclasses
 import logging
 import os
 import sys
@@ -28,85 +27,26 @@ if "--verbose" not in sys.argv:
     warnings.filterwarnings("ignore", message="You are using a non-supported Python version",
                             category=FutureWarning)
 
-from pipeline.config import PRESETS, ConfigError, PipelineConfig, make_config
+from cli import flags
+from pipeline.config import (LOCATION_FIELDS, PRESETS, ConfigError, PipelineConfig,
+                             make_config)
 from contract.errors import UserError
-from contract.names import DEFAULT_MODEL_NAME, DEFAULT_TEXT_FEATURE
+from contract.names import DEFAULT_MODEL_NAME
 
 
-def _add_config_flags(parser: argparse.ArgumentParser) -> None:
-    """One flag per config field. Defaults are SUPPRESSed so only given flags override a preset."""
-    parser.add_argument("--preset", default="full", choices=sorted(PRESETS),
-                        help="Starting values: 'full' (default, whole IMDB), 'recurrent' (the "
-                        "same without the wide part), 'smoke' (a few hundred reviews), "
-                        "'seed'/'seed-gru' (the tutorial's models).")
-    for field in dataclasses.fields(PipelineConfig):
-        flag = "--" + field.name.replace("_", "-")
-        # argparse %-formats help texts: a literal '%' (e.g. "~25 % more") must be doubled.
-        help_text = f"{field.metadata.get('help', '')} [default: {field.default!r}]".replace(
-            "%", "%%")
-        kwargs = dict(dest=field.name, default=argparse.SUPPRESS, help=help_text)
-        if field.type in (bool, "bool"):
-            parser.add_argument(flag, action=argparse.BooleanOptionalAction, **kwargs)
-        elif "item_type" in field.metadata:
-            item = field.metadata["item_type"]
-            parser.add_argument(flag, metavar="A,B,...", **kwargs,
-                                type=lambda text, item=item: tuple(
-                                    item(v) for v in text.split(",") if v.strip()))
-        elif "Tuple" in str(field.type):
-            parser.add_argument(flag, action="append", metavar="ARG", **kwargs)
-        else:
-            parser.add_argument(flag, type=field.type if callable(field.type) else str,
-                                choices=field.metadata.get("choices"), **kwargs)
+def _add_config_flags(parser: argparse.ArgumentParser, only=None) -> None:
+    """One flag per config field (or per field in `only`); only the flags given override the
+    preset."""
+    if only is None:
+        parser.add_argument("--preset", default="full", choices=sorted(PRESETS),
+                            help="Starting values: 'full' (default, whole IMDB), 'recurrent' "
+                            "(the same without the wide part), 'smoke' (a few hundred reviews), "
+                            "'seed'/'seed-gru' (the tutorial's models).")
+    flags.add_flags(parser, PipelineConfig, only=only, overrides_only=True)
 
 
 def config_from_args(args: argparse.Namespace) -> PipelineConfig:
-    names = {f.name for f in dataclasses.fields(PipelineConfig)}
-    overrides = {k: v for k, v in vars(args).items() if k in names}
-    return make_config(args.preset, **overrides)
-
-
-def preflight(config: PipelineConfig) -> PipelineConfig:
-    """Fails in seconds, before any component runs, when data or GloVe cannot be found."""
-    from components.tfds_example_gen import load_tfds_builder
-    from trainer import glove
-
-    if config.input_pattern:
-        from components.file_example_gen import check_input
-
-        settings = config.file_input_settings()
-        print(f"[preflight] reviews {settings.train_pattern}, test {settings.test_pattern}",
-              flush=True)
-        summary = check_input(settings, config.span or None)
-        print(f"[preflight] span {summary.span} (window {summary.window_spans}), "
-              f"{len(summary.train_files)} training + {len(summary.test_files)} test files, "
-              f"reviews {summary.counts}", flush=True)
-        for span, why in sorted(summary.skipped_spans.items()):
-            print(f"[preflight] span {span} left out of the window: {why} (--accept-span "
-                  f"{span} lets it train)", flush=True)
-    else:
-        print(f"[preflight] TFDS {config.tfds_full_name} in {config.resolved_tfds_data_dir}",
-              flush=True)
-        builder = load_tfds_builder(config.tfds_full_name, config.resolved_tfds_data_dir,
-                                    config.text_feature, config.label_feature,
-                                    unlabeled_split=config.unlabeled_split)
-        splits = {k: v.num_examples for k, v in builder.info.splits.items()}
-        print(f"[preflight] splits: {splits}", flush=True)
-    path = config.resolved_glove_path
-    if path:
-        archive, _ = glove.split_zip_member(path)
-        import tensorflow as tf
-
-        if not tf.io.gfile.exists(archive or path):
-            if config.glove_path or os.environ.get("GLOVE_PATH"):
-                raise glove.GloveError(f"GloVe file {archive or path!r} does not exist; fix "
-                                       "--glove-path (or GLOVE_PATH), or pass --glove-path none")
-            print(f"[preflight] no GloVe at {path}; trying Stanford's glove.6B.zip", flush=True)
-            path = glove.fetch_stanford_6b(os.path.dirname(path))
-            config = config.replace(glove_path=path)
-        print(f"[preflight] GloVe: {path}", flush=True)
-    else:
-        print("[preflight] GloVe: none (embedding trained from scratch)", flush=True)
-    return config
+    return make_config(getattr(args, "preset", "full"), **flags.given(PipelineConfig, args))
 
 
 class _StageFilter(logging.Filter):
@@ -141,8 +81,10 @@ def _setup_logging(verbose: bool) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    config = preflight(config_from_args(args))
     from pipeline import local_runner
+    from pipeline.preflight import preflight
+
+    config = preflight(config_from_args(args))
 
     _setup_logging(args.verbose)
     print(f"[run] pipeline root {config.resolved_pipeline_root}, ML Metadata "
@@ -161,11 +103,9 @@ def _print_report(config: PipelineConfig, html: Optional[str] = None, screenshot
     from reports import report
 
     run = report.latest_run(config)
-    ledger = None
-    if config.input_pattern:
-        from components import span_ledger
+    from components import span_ledger
 
-        ledger = span_ledger.read(config.span_ledger_dir)
+    ledger = span_ledger.read(config.span_ledger_dir) or None  # None: a TFDS run.
     print(report.format_report(run, report.write_plots(run, config.output_dir), ledger),
           flush=True)
     if html is None:
@@ -194,29 +134,27 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_compile_kubeflow(args: argparse.Namespace) -> int:
+    from kubeflow.options import CompileOptions
     from kubeflow.runner import compile_pipeline, pipeline_spec
-    from kubeflow.vertex_jobs import VertexJobs
 
-    config = config_from_args(args)
-    jobs = VertexJobs(training_workers=args.training_workers,
-                      parallel_trials=args.tuning_parallel_trials, project=args.project,
-                      region=args.region, machine_type=args.machine_type)
-    compiled = compile_pipeline(config, args.output, image=args.image, target=args.target,
-                                gpus=args.gpus, gpu_type=args.gpu_type, jobs=jobs)
+    options = flags.from_flags(CompileOptions, args)
+    compiled = compile_pipeline(config_from_args(args), options)
     spec = pipeline_spec(compiled)
     tasks = spec["root"]["dag"]["tasks"]
     params = spec["root"].get("inputDefinitions", {}).get("parameters", {})
     defaults = ", ".join(f"{name}={body.get('defaultValue')!r}"
                          for name, body in sorted(params.items()))
-    print(f"wrote {args.output} (--target {args.target}, schema {spec['schemaVersion']}): "
+    print(f"wrote {options.output} (--target {options.target}, schema "
+          f"{spec['schemaVersion']}): "
           f"{len(tasks)} tasks ({', '.join(sorted(tasks))}); run parameters: {defaults}")
     return 0
 
 
 def cmd_submit_kubeflow(args: argparse.Namespace) -> int:
     from kubeflow import submit
+    from kubeflow.options import SubmitOptions
 
-    return submit.main(args)
+    return submit.main(flags.from_flags(SubmitOptions, args))
 
 
 def cmd_serving_config(args: argparse.Namespace) -> int:
@@ -251,7 +189,7 @@ def cmd_score(args: argparse.Namespace) -> int:
     from serving.client import ClientOptions, make_client
 
     try:
-        options = ClientOptions(text_feature=args.text_feature, batch_size=args.batch_size)
+        options = flags.from_flags(ClientOptions, args)
     except ValueError as error:
         raise ConfigError(f"score: {error}") from None
     files = input_files(args.input)
@@ -275,11 +213,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
         raise ConfigError("predict: give reviews as arguments or with --file, not both")
     if args.model_dir and args.label:
         raise ConfigError("predict: --label needs a server (--rest or --grpc)")
-    given = {name: getattr(args, name)
-             for name in ("batch_size", "timeout", "retries", "text_feature")
-             if getattr(args, name) is not None}  # Unset: ClientOptions' defaults.
     try:
-        options = ClientOptions(signature=args.signature, **given)
+        options = flags.from_flags(ClientOptions, args)
     except ValueError as error:
         raise ConfigError(f"predict: {error}") from None
     # Reviews from the arguments, else --file, else stdin: one per non-blank line.
@@ -293,7 +228,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     elif not texts:
         texts = [line.strip() for line in sys.stdin if line.strip()]
     with make_client(model_dir=args.model_dir, rest=args.rest, grpc_target=args.grpc,
-                     model_name=args.model_name or DEFAULT_MODEL_NAME, version=args.version,
+                     model_name=args.model_name, version=args.version,
                      label=args.label, options=options) as client:
         predictions = client.predict(texts)
     for text, prediction in zip(texts, predictions):
@@ -308,7 +243,26 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_client_flags(parser: argparse.ArgumentParser, options=None) -> None:
+    """Where the model is (in process or a server), its name, and the client's options."""
+    # serving.client imports TensorFlow only when a request is built, so the flags are cheap.
+    from serving.client import ClientOptions
+
+    where = parser.add_mutually_exclusive_group(required=True)
+    where.add_argument("--model-dir", help="In process: a SavedModel, or a serving dir of "
+                       "numbered versions (the newest, or --version).")
+    where.add_argument("--rest", metavar="URL", help="TF Serving's REST API, e.g. "
+                       "http://localhost:8501.")
+    where.add_argument("--grpc", metavar="HOST:PORT", help="TF Serving's gRPC API, e.g. "
+                       "localhost:8500.")
+    parser.add_argument("--model-name", default=DEFAULT_MODEL_NAME, help="Served model name "
+                        "(servers; the pipeline's --model-name) [default: %(default)s].")
+    flags.add_flags(parser, ClientOptions, only=options)
+
+
 def build_parser() -> argparse.ArgumentParser:
+    from kubeflow.options import CompileOptions, SubmitOptions
+
     parser = argparse.ArgumentParser(prog="imdb-pipeline", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -319,7 +273,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(handler=cmd_run)
     report = commands.add_parser("report", help="Per-component times, metrics and outputs of "
                                  "the latest run, from ML Metadata.")
-    _add_config_flags(report)
+    _add_config_flags(report, only=LOCATION_FIELDS)
     report.add_argument("--html", nargs="?", const="", default=None, metavar="PATH",
                         help="Also write the run's self-contained HTML page [default PATH: "
                         "<output-dir>/reports/run-<run id>.html].")
@@ -333,60 +287,17 @@ def build_parser() -> argparse.ArgumentParser:
                               "AI Pipelines (PipelineJob JSON) or open-source Kubeflow Pipelines "
                               "(PipelineSpec), offline; see docs/kubeflow.md.")
     _add_config_flags(kfp)
-    kfp.add_argument("--target", choices=("vertex", "kfp"), default="vertex",
-                     help="vertex: PipelineJob JSON for Vertex AI Pipelines; kfp: bare "
-                     "PipelineSpec (schema 2.1.0) for the KFP 2.x API [default: vertex].")
-    kfp.add_argument("--output", default="imdb_pipeline_kubeflow.json", help="Spec file.")
-    kfp.add_argument("--image", required=True, help="Image built from kubeflow/Dockerfile, "
-                     "e.g. us-docker.pkg.dev/PROJECT/REPO/imdb-rnn-pipeline:TAG.")
-    kfp.add_argument("--gpus", type=int, default=1, help="GPUs for the Tuner and the Trainer "
-                     "each, per worker (0 = CPU; more than 1: MirroredStrategy over them).")
-    kfp.add_argument("--gpu-type", default="", help="Accelerator type: a Vertex enum such as "
-                     "NVIDIA_TESLA_T4 (vertex, the default) or nvidia.com/gpu (kfp, the "
-                     "default; the GPU model comes from the cluster's node pool).")
-    kfp.add_argument("--training-workers", type=int, default=1, help="vertex: run the "
-                     "Trainer as a Vertex custom job of N replicas (MultiWorkerMirroredStrategy;"
-                     " each with --gpus) [default: 1 = in the Trainer's pod].")
-    kfp.add_argument("--tuning-parallel-trials", type=int, default=1, help="vertex, with "
-                     "--tuning tune: run N trials at a time as a Vertex custom job of N Keras "
-                     "Tuner workers [default: 1 = one after another in the Tuner's pod].")
-    kfp.add_argument("--project", default="", help="vertex, with the two flags above: Google "
-                     "Cloud project the custom jobs run in.")
-    kfp.add_argument("--region", default="", help="vertex, with the two flags above: region "
-                     "of the custom jobs, e.g. us-central1.")
-    kfp.add_argument("--machine-type", default="", help="vertex custom jobs: machine per "
-                     "replica [default: n1-standard-8, which takes T4/V100/P100 GPUs].")
+    flags.add_flags(kfp, CompileOptions)
     kfp.set_defaults(handler=cmd_compile_kubeflow)
     submit = commands.add_parser("submit-kubeflow", help="Submit a compiled spec to Vertex AI "
                                  "Pipelines or to a KFP 2.x API; --dry-run checks it offline and "
                                  "prints what would be sent.")
-    submit.add_argument("spec", help="File written by compile-kubeflow.")
-    submit.add_argument("--target", choices=("vertex", "kfp"), default="vertex",
-                        help="Must match the target the spec was compiled for.")
-    submit.add_argument("--parameter", action="append", default=[], metavar="NAME=VALUE",
-                        help="Run parameter (repeat; see the compile output for the names).")
-    submit.add_argument("--pipeline-root", default="", help="Override the compiled pipeline "
-                        "root for this run.")
-    submit.add_argument("--dry-run", action="store_true", help="Validate and print the "
-                        "request; contact nothing.")
-    submit.add_argument("--project", default="", help="vertex: Google Cloud project.")
-    submit.add_argument("--region", default="", help="vertex: region, e.g. us-central1.")
-    submit.add_argument("--service-account", default="", help="vertex: service account the "
-                        "pipeline runs as [default: the Compute Engine default].")
-    submit.add_argument("--host", default="", help="kfp: API endpoint, e.g. "
-                        "http://localhost:8888 (kubectl port-forward svc/ml-pipeline) or "
-                        "https://HOST/pipeline.")
-    submit.add_argument("--namespace", default="", help="kfp: profile namespace "
-                        "(multi-user installs).")
-    submit.add_argument("--experiment-id", default="", help="kfp: experiment to run in "
-                        "[default: the server's default experiment].")
-    submit.add_argument("--token", default="", help="kfp: bearer token, if the endpoint "
-                        "needs one.")
+    flags.add_flags(submit, SubmitOptions)
     submit.set_defaults(handler=cmd_submit_kubeflow)
     sc = commands.add_parser("serving-config", help="Write TF Serving deployment files (server "
                              "configs, docker run, Compose, Kubernetes, KServe) for the serving "
                              "dir the Pusher writes to.")
-    _add_config_flags(sc)  # --serving-dir, --output-dir, --model-name: as the pipeline's.
+    _add_config_flags(sc, only=LOCATION_FIELDS)  # --serving-dir, --model-name, ...
     sc.add_argument("--out", default="", help="Output folder [default: "
                     "<output-dir>/serving_config].")
     sc.add_argument("--stable-version", type=int, help="Serve this version under label "
@@ -397,42 +308,14 @@ def build_parser() -> argparse.ArgumentParser:
     sc.add_argument("--cpus", type=int, default=None, help="Cores per server: batch threads and "
                     "Kubernetes CPU request/limit [default: this machine's].")
     sc.set_defaults(handler=cmd_serving_config)
-    # serving.client imports TensorFlow only when a request is built, so the flags are cheap.
-    from contract.signatures import CLASSIFY_SIGNATURE, EXAMPLES_SIGNATURE, RAW_TEXT_SIGNATURE
-    from serving.client import ClientOptions
-
-    client_defaults = ClientOptions()
-
     predict = commands.add_parser("predict", help="Classify reviews with an exported model, "
                                   "in process or through TF Serving (REST or gRPC).")
-    where = predict.add_mutually_exclusive_group(required=True)
-    where.add_argument("--model-dir", help="In process: a SavedModel, or a serving dir of "
-                       "numbered versions (the newest, or --version).")
-    where.add_argument("--rest", metavar="URL", help="TF Serving's REST API, e.g. "
-                       "http://localhost:8501.")
-    where.add_argument("--grpc", metavar="HOST:PORT", help="TF Serving's gRPC API, e.g. "
-                       "localhost:8500.")
-    predict.add_argument("--signature", default=RAW_TEXT_SIGNATURE,
-                         choices=[RAW_TEXT_SIGNATURE, EXAMPLES_SIGNATURE, CLASSIFY_SIGNATURE],
-                         help="%(choices)s: review strings, tf.Examples (TF Serving's Predict), "
-                         "tf.Examples (TF Serving's Classify) [default: %(default)s].")
-    predict.add_argument("--model-name", default=None, help="Served model name [default: "
-                         f"the pipeline's --model-name, {DEFAULT_MODEL_NAME}].")
+    _add_client_flags(predict)
     version = predict.add_mutually_exclusive_group()
     version.add_argument("--version", type=int, help="Model version [default: the newest].")
     version.add_argument("--label", help="Version label, e.g. stable or canary (servers only).")
     predict.add_argument("--file", metavar="PATH", help="Reviews, one per line (instead of "
                          "arguments or stdin).")
-    predict.add_argument("--text-feature", help="Feature the Example signatures read the "
-                         "review from: the pipeline's --text-feature [default: the one the "
-                         f"export records (--model-dir), else {DEFAULT_TEXT_FEATURE}].")
-    predict.add_argument("--batch-size", type=int, help="Reviews per request [default: "
-                         f"{client_defaults.batch_size}].")
-    predict.add_argument("--timeout", type=float, help="Seconds per request [default: "
-                         f"{client_defaults.timeout:g}].")
-    predict.add_argument("--retries", type=int, help="Extra attempts, with exponential backoff, "
-                         "when the server is unavailable (gRPC UNAVAILABLE, HTTP 503, "
-                         f"connection refused) [default: {client_defaults.retries}].")
     predict.add_argument("--json", action="store_true", help="One JSON object per review "
                          "per line instead of the table.")
     predict.add_argument("texts", nargs="*", help="Reviews (default: --file, else one per "
@@ -442,25 +325,15 @@ def build_parser() -> argparse.ArgumentParser:
     score = commands.add_parser("score", help="Score a file, folder or glob of unlabelled "
                                 "reviews with the newest pushed model (or a server) into JSON "
                                 "lines or CSV.")
-    source = score.add_mutually_exclusive_group(required=True)
-    source.add_argument("--model-dir", help="A SavedModel, or a serving dir of numbered "
-                        "versions (the newest, or --version).")
-    source.add_argument("--rest", metavar="URL", help="TF Serving's REST API.")
-    source.add_argument("--grpc", metavar="HOST:PORT", help="TF Serving's gRPC API.")
-    score.add_argument("--input", required=True, help="CSV (a text column), TFRecord of "
-                       "tf.Example, or .txt (one review per line): a file, folder or glob.")
+    _add_client_flags(score, options=("text_feature", "batch_size"))
+    score.add_argument("--version", type=int, help="Model version [default: the newest].")
+    score.add_argument("--input", required=True, help="CSV (a text column: --text-feature), "
+                       "TFRecord of tf.Example, or .txt (one review per line): a file, folder "
+                       "or glob.")
     score.add_argument("--output", required=True, help="Where the scores go: .jsonl or .csv "
                        "(one row per review: file, row, probability, label).")
-    score.add_argument("--text-feature", help="CSV column / tf.Example feature holding "
-                       "the review [default: the one the export records (--model-dir), else "
-                       f"{DEFAULT_TEXT_FEATURE}].")
     score.add_argument("--input-format", default="auto", choices=("auto", "csv", "tfrecord"),
                        help="[default: by file name].")
-    score.add_argument("--model-name", default=DEFAULT_MODEL_NAME,
-                       help="Served model name (servers) [default: %(default)s].")
-    score.add_argument("--version", type=int, help="Model version [default: the newest].")
-    score.add_argument("--batch-size", type=int, default=client_defaults.batch_size,
-                       help="Reviews per call [default: %(default)s].")
     score.set_defaults(handler=cmd_score)
     return parser
 

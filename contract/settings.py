@@ -1,4 +1,6 @@
-"""Typed settings that Transform, Tuner and Trainer receive through TFX's `custom_config`.
+"""Typed settings that Transform, Tuner and Trainer receive through TFX's `custom_config`, and
+`setting()`, the field every user-facing settings class declares its default and help with (the
+CLI makes one flag per such field: cli/flags.py).
 
 `pipeline/config.py:PipelineConfig` holds every default once and builds these; the trainer side
 reads them back with `from_custom_config`, which fails on a missing or unknown key instead of
@@ -17,6 +19,12 @@ CACHE_KEYS = ("code_fingerprint",)
 PLATFORM_KEY_PREFIX = "ai_platform_"
 
 T = TypeVar("T")
+
+
+def setting(default, help_text: str, **metadata):
+    """A dataclass field with its one default and its help; `choices`, `item_type` (a comma-
+    separated tuple), `required` and `positional` shape its command-line flag."""
+    return dataclasses.field(default=default, metadata={"help": help_text, **metadata})
 
 
 class SettingsError(UserError, ValueError):

@@ -52,6 +52,7 @@ def environment_problems() -> List[str]:
 
 
 def main() -> int:
+    from kubeflow.options import CompileOptions
     from kubeflow.runner import compile_pipeline, pipeline_spec
     from pipeline.config import make_config
 
@@ -59,8 +60,8 @@ def main() -> int:
     problems = environment_problems()
     with tempfile.TemporaryDirectory() as tmp:
         for target in ("vertex", "kfp"):
-            compiled = compile_pipeline(config, os.path.join(tmp, f"{target}.json"),
-                                        image="image-check", target=target)
+            compiled = compile_pipeline(config, CompileOptions(
+                image="image-check", target=target, output=os.path.join(tmp, f"{target}.json")))
             problems += [f"{target}: {p}" for p in executor_problems(pipeline_spec(compiled))]
     for problem in problems:
         print(f"image_check: {problem}", file=sys.stderr)

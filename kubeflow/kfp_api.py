@@ -12,11 +12,11 @@ that ran), then a run of that version:
 The same steps with the kfp 2 SDK: `kfp.Client(host).upload_pipeline(...)` /
 `upload_pipeline_version(...)`, then `run_pipeline(...)` (docs/kubeflow.md).
 """
-import argparse
 import datetime
 import json
 from typing import Any, Dict, List, Optional, Tuple
 
+from kubeflow.options import SubmitOptions
 from pipeline.config import ConfigError
 from contract.errors import UserError
 
@@ -96,20 +96,20 @@ def plan(name: str, stamp: str, body: Dict[str, Any]) -> List[str]:
             f"POST {API}/runs " + json.dumps(body, indent=2, sort_keys=True)]
 
 
-def submit(spec: Dict[str, Any], values: Dict[str, Any], args: argparse.Namespace,
+def submit(spec: Dict[str, Any], values: Dict[str, Any], options: SubmitOptions,
            now: Optional[datetime.datetime] = None) -> int:
-    if not args.host:
+    if not options.host:
         raise ConfigError("--target kfp needs --host (the KFP API endpoint)")
     name = spec["pipelineInfo"]["name"]
     stamp = (now or datetime.datetime.now(datetime.timezone.utc)).strftime("%Y%m%d-%H%M%S")
     display_name = f"{name} {stamp}"
-    if args.dry_run:
+    if options.dry_run:
         body = run_body(display_name, "<pipeline id>", "<version id>", values,
-                        args.pipeline_root, args.experiment_id)
-        print(f"dry run: would send to {args.host}:")
+                        options.pipeline_root, options.experiment_id)
+        print(f"dry run: would send to {options.host}:")
         print("\n".join(plan(name, stamp, body)))
         return 0
-    api = KfpApi(args.host, token=args.token, namespace=args.namespace)
+    api = KfpApi(options.host, token=options.token, namespace=options.namespace)
     data = json.dumps(spec, sort_keys=True).encode()
     pipeline_id = api.find_pipeline(name)
     if pipeline_id is None:
@@ -117,6 +117,6 @@ def submit(spec: Dict[str, Any], values: Dict[str, Any], args: argparse.Namespac
     else:
         version_id = api.upload_version(pipeline_id, f"{name}-{stamp}", data)
     run = api.create_run(run_body(display_name, pipeline_id, version_id, values,
-                                  args.pipeline_root, args.experiment_id))
+                                  options.pipeline_root, options.experiment_id))
     print(f"submitted run {run.get('run_id')} of pipeline {pipeline_id} version {version_id}")
     return 0

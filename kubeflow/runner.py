@@ -14,7 +14,7 @@ from kubeflow import parameters, vertex_jobs
 from kubeflow.checks import check_compile
 from kubeflow.resources import apply_resources
 from kubeflow.targets import TARGETS
-from kubeflow.vertex_jobs import VertexJobs
+from kubeflow.options import CompileOptions
 from pipeline.config import ConfigError, PipelineConfig
 from pipeline.pipeline import create_pipeline
 from pipeline import nodes
@@ -26,14 +26,14 @@ UNCACHED_TASKS = (nodes.SERVING_BASELINE, nodes.DRIFT_GATE, nodes.WARM_START_MOD
                   nodes.FILE_EXAMPLE_GEN)
 
 
-def compile_pipeline(config: PipelineConfig, output_file: str, image: str,
-                     target: str = "vertex", gpus: int = 1, gpu_type: str = "",
-                     jobs: VertexJobs = VertexJobs()) -> Dict[str, Any]:
-    """Writes the spec for `target` to `output_file` and returns it as a dict."""
+def compile_pipeline(config: PipelineConfig, options: CompileOptions) -> Dict[str, Any]:
+    """Writes the spec for `options.target` to `options.output` and returns it as a dict."""
+    target = options.target
     if target not in TARGETS:
         raise ConfigError(f"--target must be one of {sorted(TARGETS)}, got {target!r}")
     chosen = TARGETS[target]
-    gpu_type = gpu_type or chosen.default_gpu_type
+    gpus, jobs, image = options.gpus, options.jobs, options.image
+    gpu_type = options.gpu_type or chosen.default_gpu_type
     check_compile(config, chosen, gpus, gpu_type, jobs)
     if not image:
         raise ConfigError("--image is required (the image built from kubeflow/Dockerfile)")
@@ -60,7 +60,7 @@ def compile_pipeline(config: PipelineConfig, output_file: str, image: str,
     resolvers = resolver_tasks(spec)
     if resolvers and not chosen.runs_resolvers:  # checks.py should have refused it already.
         raise ConfigError(f"--target {target} cannot run resolver tasks {resolvers}")
-    with open(output_file, "w") as out:
+    with open(options.output, "w") as out:
         json.dump(result, out, indent=2, sort_keys=True)
     return result
 

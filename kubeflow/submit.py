@@ -4,7 +4,6 @@ The checks are the ones a backend would apply first, so a bad file fails here in
 strict parsing against KFP's own protos (unknown fields are errors), the shape each target
 expects, and run parameters typed by the spec's root inputs.
 """
-import argparse
 import json
 import sys
 from typing import Any, Dict, List
@@ -14,6 +13,7 @@ from kfp.pipeline_spec import pipeline_spec_pb2
 
 from kubeflow.parameters import parse_assignments
 from kubeflow.runner import pipeline_spec, resolver_tasks
+from kubeflow.options import SubmitOptions
 from pipeline.config import ConfigError
 
 SCHEMA_VERSION = "2.1.0"
@@ -60,21 +60,21 @@ def load(path: str, target: str) -> Dict[str, Any]:
     return compiled
 
 
-def main(args: argparse.Namespace) -> int:
+def main(options: SubmitOptions) -> int:
     """0 when sent (or dry run), 2 for a bad spec or flags, 1 when the backend refused it."""
-    compiled = load(args.spec, args.target)
-    values = parse_assignments(pipeline_spec(compiled), args.parameter)
+    compiled = load(options.spec, options.target)
+    values = parse_assignments(pipeline_spec(compiled), options.parameter)
     try:
-        if args.target == "vertex":
+        if options.target == "vertex":
             from kubeflow import vertex
 
-            return vertex.submit(args.spec, compiled, values, args)
+            return vertex.submit(options.spec, compiled, values, options)
         from kubeflow import kfp_api
 
-        return kfp_api.submit(compiled, values, args)
+        return kfp_api.submit(compiled, values, options)
     except ConfigError:
         raise
     except Exception as error:  # Network, auth or API refusal: one line, not a stack trace.
-        print(f"imdb-pipeline: submit to {args.target} failed: {type(error).__name__}: "
+        print(f"imdb-pipeline: submit to {options.target} failed: {type(error).__name__}: "
               f"{error}", file=sys.stderr)
         return 1

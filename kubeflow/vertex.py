@@ -4,10 +4,10 @@ The dry run builds the same runtime config aiplatform would (its `PipelineRuntim
 which needs no network or credentials) and prints the request; the real run lets
 `aiplatform.PipelineJob` send it (credentials from Application Default Credentials).
 """
-import argparse
 import json
 from typing import Any, Dict
 
+from kubeflow.options import SubmitOptions
 from pipeline.config import ConfigError
 
 
@@ -32,27 +32,27 @@ def request_body(compiled: Dict[str, Any], values: Dict[str, Any], pipeline_root
 
 
 def submit(spec_path: str, compiled: Dict[str, Any], values: Dict[str, Any],
-           args: argparse.Namespace) -> int:
-    missing = [flag for flag, value in (("--project", args.project), ("--region", args.region))
-               if not value]
+           options: SubmitOptions) -> int:
+    missing = [flag for flag, value in (("--project", options.project),
+                                        ("--region", options.region)) if not value]
     if missing:
         raise ConfigError(f"--target vertex needs {' and '.join(missing)}")
     try:
-        body = request_body(compiled, values, args.pipeline_root, args.service_account)
+        body = request_body(compiled, values, options.pipeline_root, options.service_account)
     except ValueError as error:  # Unknown parameter or no pipeline root.
         raise ConfigError(f"vertex runtime config: {error}") from None
-    if args.dry_run:
+    if options.dry_run:
         shown = {**body, "pipelineSpec": f"<{len(body['pipelineSpec']['root']['dag']['tasks'])}"
                                          f" tasks from {spec_path}>"}
-        print(f"dry run: would POST {api_url(args.project, args.region)}")
+        print(f"dry run: would POST {api_url(options.project, options.region)}")
         print(json.dumps(shown, indent=2, sort_keys=True))
         return 0
     from google.cloud import aiplatform
 
     job = aiplatform.PipelineJob(
         display_name=compiled["displayName"], template_path=spec_path,
-        pipeline_root=args.pipeline_root or None, parameter_values=values,
-        project=args.project, location=args.region)
-    job.submit(service_account=args.service_account or None)
+        pipeline_root=options.pipeline_root or None, parameter_values=values,
+        project=options.project, location=options.region)
+    job.submit(service_account=options.service_account or None)
     print(f"submitted {job.resource_name}")
     return 0

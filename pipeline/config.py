@@ -1,7 +1,7 @@
 """The one config object that drives the pipeline, its runners and the CLI.
 
-Every field is a CLI flag (`--vocab-size 30000`); `validate()` runs before any work starts so a
-bad value costs a second, not a Transform run.
+Every field is a CLI flag (`--vocab-size 30000`); a config is validated when it is built (every
+error at once), so a bad value costs a second, not a Transform run.
 """
 import dataclasses
 import os
@@ -11,13 +11,17 @@ from contract.errors import UserError
 from contract.names import (DEFAULT_MODEL_NAME, DEFAULT_TEXT_FEATURE, MAJORITY_CLASS_BAR,
                             model_name_problem)
 from trainer.hparams import CELLS, TUNER_ALGORITHMS, ModelHParams
-from contract.settings import TrainerSettings, TransformSettings, TunerSettings
+from contract.settings import TrainerSettings, TransformSettings, TunerSettings, setting
 from contract.data_profile import DRIFT_ACTIONS
 from contract.review_files import FORMATS
 
 DEFAULT_GLOVE_PATH = os.path.join("~", ".cache", "glove", "glove.6B.50d.txt")
 PADDING_MODES = ("pre", "post")
 TUNING_MODES = ("auto", "tune", "fixed")
+# Where a run's outputs are and what the served model is called: all that commands reading a
+# finished run (`report`, `serving-config`) take.
+LOCATION_FIELDS = ("pipeline_name", "output_dir", "pipeline_root", "metadata_path",
+                   "serving_dir", "models_config", "model_name")
 
 
 # The absolute bar on IMDB: well below what the default model reaches (docs/results.md), well
@@ -28,203 +32,199 @@ APPROXIMATE_TOP_K_LIMIT = 200000
 _HP = ModelHParams()  # The model's defaults live in ModelHParams; the flags below point at them.
 
 
-def _field(default, help_text: str, **kwargs):
-    return dataclasses.field(default=default, metadata={"help": help_text, **kwargs})
-
-
 @dataclasses.dataclass(frozen=True)
 class PipelineConfig:
     # Where things go.
-    pipeline_name: str = _field("imdb-sentiment-rnn", "TFX pipeline name (MLMD context).")
-    output_dir: str = _field("pipeline_output", "Base folder for pipeline root, MLMD and "
+    pipeline_name: str = setting("imdb-sentiment-rnn", "TFX pipeline name (MLMD context).")
+    output_dir: str = setting("pipeline_output", "Base folder for pipeline root, MLMD and "
                              "serving dir when those are not given.")
-    pipeline_root: str = _field("", "TFX pipeline root (default: <output-dir>/root).")
-    metadata_path: str = _field("", "SQLite ML Metadata file (default: "
+    pipeline_root: str = setting("", "TFX pipeline root (default: <output-dir>/root).")
+    metadata_path: str = setting("", "SQLite ML Metadata file (default: "
                                 "<output-dir>/metadata.sqlite).")
-    serving_dir: str = _field("", "Pusher destination; each blessed model lands in "
+    serving_dir: str = setting("", "Pusher destination; each blessed model lands in "
                               "<serving-dir>/<version>/ (default: <output-dir>/serving_model).")
-    enable_cache: bool = _field(True, "Reuse outputs of unchanged components.")
+    enable_cache: bool = setting(True, "Reuse outputs of unchanged components.")
     # None by default: Beam's DirectRunner in-process (its defaults). Any option makes TFX stage
     # a tfx_ephemeral sdist per Beam component unless it names the workers' code
     # (pipeline/beam.py; docs/scale_out.md, "Beam on Flink, Spark or Dataflow").
-    beam_pipeline_args: Tuple[str, ...] = _field(
+    beam_pipeline_args: Tuple[str, ...] = setting(
         (), "Beam options for the data components (repeat the flag per option; none = "
         "DirectRunner in the component's process).")
 
     # Data.
-    tfds_name: str = _field("imdb_reviews", "TFDS dataset name.")
-    tfds_config: str = _field("plain_text", "TFDS builder config ('' for none).")
-    tfds_version: str = _field("", "TFDS dataset version ('' = latest).")
-    tfds_data_dir: str = _field("", "TFDS data dir (default: $TFDS_DATA_DIR, else "
+    tfds_name: str = setting("imdb_reviews", "TFDS dataset name.")
+    tfds_config: str = setting("plain_text", "TFDS builder config ('' for none).")
+    tfds_version: str = setting("", "TFDS dataset version ('' = latest).")
+    tfds_data_dir: str = setting("", "TFDS data dir (default: $TFDS_DATA_DIR, else "
                                 "~/tensorflow_datasets).")
-    text_feature: str = _field(DEFAULT_TEXT_FEATURE, "Name of the review text feature.")
-    label_feature: str = _field("label", "Name of the 0/1 label feature.")
-    eval_percent: int = _field(10, "Percent of the training reviews (TFDS 'train', or the "
+    text_feature: str = setting(DEFAULT_TEXT_FEATURE, "Name of the review text feature.")
+    label_feature: str = setting("label", "Name of the 0/1 label feature.")
+    eval_percent: int = setting(10, "Percent of the training reviews (TFDS 'train', or the "
                                "window's spans) hashed into the 'eval' split.")
-    max_examples: int = _field(0, "Read at most this many examples per TFDS split (0 = all; "
+    max_examples: int = setting(0, "Read at most this many examples per TFDS split (0 = all; "
                                "TFDS input only).")
-    unlabeled_split: str = _field("", "TFDS split of unlabeled reviews (IMDB: 'unsupervised') "
+    unlabeled_split: str = setting("", "TFDS split of unlabeled reviews (IMDB: 'unsupervised') "
                                   "to distil on: the model trained as node 'Teacher' labels "
                                   "them and a student trained on them plus train is the one "
                                   "evaluated and pushed ('' = off; ~3x the wall time on IMDB).")
 
     # Your own data (instead of TFDS): see docs/own_data.md.
-    input_pattern: str = _field("", "Training reviews: CSV or TFRecord files (glob), with "
+    input_pattern: str = setting("", "Training reviews: CSV or TFRecord files (glob), with "
                                 "{SPAN} (and {VERSION}) for data that arrives in spans, e.g. "
                                 "'data/span-{SPAN}/*.csv'; '' = the TFDS dataset.")
-    test_pattern: str = _field("", "Test reviews (glob) for the Evaluator, separate from the "
+    test_pattern: str = setting("", "Test reviews (glob) for the Evaluator, separate from the "
                                "training files; needed with --input-pattern.")
-    input_format: str = _field("auto", "Input file format; 'auto' = by file name (.csv, "
+    input_format: str = setting("auto", "Input file format; 'auto' = by file name (.csv, "
                                ".tfrecord, .gz of either).", choices=FORMATS)
-    label_values: Tuple[str, ...] = _field((), "Label names for 0 and 1, e.g. "
+    label_values: Tuple[str, ...] = setting((), "Label names for 0 and 1, e.g. "
                                            "'negative,positive' (default: the labels are 0 "
                                            "and 1).", item_type=str)
-    span: int = _field(0, "Span to ingest (0 = the newest that --input-pattern matches).")
-    window: int = _field(1, "Train on the newest N spans up to --span (eval: the same "
+    span: int = setting(0, "Span to ingest (0 = the newest that --input-pattern matches).")
+    window: int = setting(1, "Train on the newest N spans up to --span (eval: the same "
                          "spans' hash split; test: --test-pattern).")
-    drift_action: str = _field("block", "When the newest span's statistics drift from the "
+    drift_action: str = setting("block", "When the newest span's statistics drift from the "
                                "served model's training data: 'block' the run before "
                                "Transform, 'warn' and train, or 'off' (no check).",
                                choices=DRIFT_ACTIONS)
     # Drift thresholds: the smallest round values at least 1.5x the largest change between
     # undrifted spans of 500-8,000 IMDB reviews and of first-sentence reviews, each kind of
     # drift still caught (benchmarks/drift_thresholds.py; docs/results.md, "Drift thresholds").
-    max_label_shift: float = _field(0.15, "Drift: largest change of the positive share.")
-    max_length_change: float = _field(0.2, "Drift: largest relative change of the mean review "
+    max_label_shift: float = setting(0.15, "Drift: largest change of the positive share.")
+    max_length_change: float = setting(0.2, "Drift: largest relative change of the mean review "
                                       "length in tokens.")
-    max_oov_increase: float = _field(0.02, "Drift: largest rise of the share of tokens outside "
+    max_oov_increase: float = setting(0.02, "Drift: largest rise of the share of tokens outside "
                                      "the served model's vocabulary (the served model's own "
                                      "share measured on its eval reviews).")
-    accept_span: Tuple[int, ...] = _field((), "Spans the drift check blocked that may train "
+    accept_span: Tuple[int, ...] = setting((), "Spans the drift check blocked that may train "
                                           "anyway (a blocked span otherwise stays out of "
                                           "every later window).", item_type=int)
-    test_overlap: str = _field("block", "Test reviews that repeat a training review of the "
+    test_overlap: str = setting("block", "Test reviews that repeat a training review of the "
                                "window or of the served model's lineage (after lowercasing "
                                "and removing markup and extra whitespace): 'block' the run, or "
                                "'warn'.", choices=("block", "warn"))
 
     # Preprocessing (Transform).
-    vocab_size: int = _field(20000, "Top-k words kept by the vocabulary.")
-    num_oov_buckets: int = _field(1, "Hash buckets for out-of-vocabulary words.")
-    max_len: int = _field(400, "Tokens per review after padding/truncation.")
-    padding: str = _field("post", "Where padding goes: 'pre' (Keras default) or 'post' "
+    vocab_size: int = setting(20000, "Top-k words kept by the vocabulary.")
+    num_oov_buckets: int = setting(1, "Hash buckets for out-of-vocabulary words.")
+    max_len: int = setting(400, "Tokens per review after padding/truncation.")
+    padding: str = setting("post", "Where padding goes: 'pre' (Keras default) or 'post' "
                           "(cuDNN-friendly with masking).", choices=PADDING_MODES)
-    truncating: str = _field("pre", "Which end long reviews lose: 'pre' keeps the ending.",
+    truncating: str = setting("pre", "Which end long reviews lose: 'pre' keeps the ending.",
                              choices=PADDING_MODES)
-    ngram_vocab_size: int = _field(200000, "Wide part: the N most frequent word n-grams of the "
+    ngram_vocab_size: int = setting(200000, "Wide part: the N most frequent word n-grams of the "
                                    "training reviews feed an NB-weighted linear model mixed "
                                    "with the recurrent one (0 = recurrent model only).")
-    ngram_max: int = _field(3, "Longest n-gram of the wide part (1 = words only).")
-    ngram_vocab_exact: bool = _field(False, "Count n-grams exactly (tft.vocabulary: ~4x slower "
+    ngram_max: int = setting(3, "Longest n-gram of the wide part (1 = words only).")
+    ngram_vocab_exact: bool = setting(False, "Count n-grams exactly (tft.vocabulary: ~4x slower "
                                      "Transform on IMDB) instead of TFT's approximate top-k "
                                      f"(at most {APPROXIMATE_TOP_K_LIMIT} n-grams).")
-    wide_c_values: Tuple[float, ...] = _field((0.1, 0.3, 1.0), "L2 strengths (C) of the wide "
+    wide_c_values: Tuple[float, ...] = setting((0.1, 0.3, 1.0), "L2 strengths (C) of the wide "
                                               "part tried on eval.", item_type=float)
 
     # Model and training (Trainer).
-    cell: str = _field(_HP.cell, "Recurrent cell.", choices=CELLS)
-    num_layers: int = _field(_HP.num_layers, "Stacked recurrent layers.")
-    units: int = _field(_HP.units, "Units per recurrent layer (per direction).")
-    dropout: float = _field(_HP.dropout, "Dropout after the recurrent stack and in the head.")
-    spatial_dropout: float = _field(_HP.spatial_dropout, "Dropout of whole embedding channels.")
-    bidirectional: bool = _field(_HP.bidirectional, "Bidirectional recurrent layers.")
-    pooling: str = _field(_HP.pooling, "Sequence summary: 'last' state, or max+mean over time "
+    cell: str = setting(_HP.cell, "Recurrent cell.", choices=CELLS)
+    num_layers: int = setting(_HP.num_layers, "Stacked recurrent layers.")
+    units: int = setting(_HP.units, "Units per recurrent layer (per direction).")
+    dropout: float = setting(_HP.dropout, "Dropout after the recurrent stack and in the head.")
+    spatial_dropout: float = setting(_HP.spatial_dropout, "Dropout of whole embedding channels.")
+    bidirectional: bool = setting(_HP.bidirectional, "Bidirectional recurrent layers.")
+    pooling: str = setting(_HP.pooling, "Sequence summary: 'last' state, or max+mean over time "
                           "of the last layer's outputs.", choices=("last", "max_mean"))
-    dense_units: int = _field(_HP.dense_units, "Units of the ReLU layer in the head.")
-    learning_rate: float = _field(_HP.learning_rate, "Adam learning rate.")
-    glove_path: str = _field("", "GloVe vectors: .txt, .txt.gz, or a zip member "
+    dense_units: int = setting(_HP.dense_units, "Units of the ReLU layer in the head.")
+    learning_rate: float = setting(_HP.learning_rate, "Adam learning rate.")
+    glove_path: str = setting("", "GloVe vectors: .txt, .txt.gz, or a zip member "
                              "'glove.6B.zip:glove.6B.100d.txt' (env GLOVE_PATH; default "
                              f"{DEFAULT_GLOVE_PATH}; 'none' = random init).")
-    glove_trainable: bool = _field(_HP.glove_trainable,
+    glove_trainable: bool = setting(_HP.glove_trainable,
                                    "Fine-tune the GloVe embedding (else frozen).")
     # 3: the Trainer continues the Tuner's best trial, which has trained part of an epoch
     # already (benchmarks/tuner_budget.py: accuracy and wall time against 4 epochs untuned).
-    epochs: int = _field(3, "Maximum epochs (early stopping on eval accuracy may stop sooner).")
-    batch_size: int = _field(64, "Training batch size.")
-    train_steps: int = _field(0, "Steps per epoch (0 = one pass over train).")
-    early_stopping_patience: int = _field(2, "Epochs without eval-accuracy improvement before "
+    epochs: int = setting(3, "Maximum epochs (early stopping on eval accuracy may stop sooner).")
+    batch_size: int = setting(64, "Training batch size.")
+    train_steps: int = setting(0, "Steps per epoch (0 = one pass over train).")
+    early_stopping_patience: int = setting(2, "Epochs without eval-accuracy improvement before "
                                           "stopping (the best epoch's weights are kept).")
-    reduce_lr_factor: float = _field(0.3, "Multiply the learning rate by this after an epoch "
+    reduce_lr_factor: float = setting(0.3, "Multiply the learning rate by this after an epoch "
                                      "without eval-accuracy gain (1 = never).")
-    length_buckets: Tuple[int, ...] = _field(
+    length_buckets: Tuple[int, ...] = setting(
         (60, 100, 140, 180, 230, 300), "Batch reviews of similar length (bucket boundaries in "
         "tokens) and cut each batch to its longest review; empty = fixed batches (needs "
         "--padding post).", item_type=int)
-    warm_start: bool = _field(False, "Start training from the weights of the model TF Serving "
+    warm_start: bool = setting(False, "Start training from the weights of the model TF Serving "
                               "serves now (embedding rows mapped by token); the first run, "
                               "or a served model of another shape, trains from scratch.")
-    training_backup_dir: str = _field("", "Where the Trainer keeps its last finished epoch, so "
+    training_backup_dir: str = setting("", "Where the Trainer keeps its last finished epoch, so "
                                       "that a rerun of the same training (after a kill or a "
                                       "preempted node) resumes there (default: "
                                       "<pipeline-root>/training_backup; 'none' = off).")
-    seed: int = _field(42, "Random seed of the Tuner and of the first trained model.")
-    warmup_reviews: int = _field(8, "Eval-split reviews in the export's TF Serving warmup "
+    seed: int = setting(42, "Random seed of the Tuner and of the first trained model.")
+    warmup_reviews: int = setting(8, "Eval-split reviews in the export's TF Serving warmup "
                                  "requests (one request per signature; 0 = no warmup file).")
-    ensemble_size: int = _field(1, "Models trained (different seeds) and averaged into the "
+    ensemble_size: int = setting(1, "Models trained (different seeds) and averaged into the "
                                 "exported one; 1 = a single model.")
-    average_from_epoch: int = _field(2, "Average the weights of every epoch from this one on "
+    average_from_epoch: int = setting(2, "Average the weights of every epoch from this one on "
                                      "(stochastic weight averaging) and export the average "
                                      "unless it does worse on eval (0 = off).")
 
     # Hyperparameter search (Tuner).
-    tuning: str = _field("auto", "'auto': search with the Tuner when nothing is served or the "
+    tuning: str = setting("auto", "'auto': search with the Tuner when nothing is served or the "
                          "served model was chosen from another search space, else reuse its "
                          "hyperparameters (0 trials); 'tune': always search; 'fixed': no Tuner, "
                          "train the model flags as given. After a search the Trainer continues "
                          "the best trial.", choices=TUNING_MODES)
-    tuner_algorithm: str = _field("random", "Keras Tuner search algorithm.",
+    tuner_algorithm: str = setting("random", "Keras Tuner search algorithm.",
                                   choices=TUNER_ALGORITHMS)
     # Short trials whose work is kept: the Trainer continues the best one, so a search costs
     # the other trials' steps (benchmarks/tuner_budget.py; docs/tuning.md).
-    tuner_max_trials: int = _field(3, "Trials (random/bayesian).")
-    tuner_epochs: int = _field(1, "Epochs per trial; a trial's score is its best eval "
+    tuner_max_trials: int = setting(3, "Trials (random/bayesian).")
+    tuner_epochs: int = setting(1, "Epochs per trial; a trial's score is its best eval "
                                "accuracy.")
-    tuner_train_fraction: float = _field(0.2, "Fraction of train each trial epoch sees.")
-    tune_units: Tuple[int, ...] = _field((32, 64), "Units to try (comma-separated).",
+    tuner_train_fraction: float = setting(0.2, "Fraction of train each trial epoch sees.")
+    tune_units: Tuple[int, ...] = setting((32, 64), "Units to try (comma-separated).",
                                          item_type=int)
-    tune_dropout: Tuple[float, ...] = _field((0.2, 0.4), "Dropout range low,high (step 0.1).",
+    tune_dropout: Tuple[float, ...] = setting((0.2, 0.4), "Dropout range low,high (step 0.1).",
                                              item_type=float)
     # GRU only by default: fewer weights than an LSTM of the same width, so faster trials.
-    tune_cells: Tuple[str, ...] = _field(("gru",), "Cells to try (gru,lstm).", item_type=str)
-    tune_num_layers: Tuple[int, ...] = _field((1,), "Stacked layers to try.", item_type=int)
-    tune_bidirectional: Tuple[str, ...] = _field(("true",), "Bidirectional values to try "
+    tune_cells: Tuple[str, ...] = setting(("gru",), "Cells to try (gru,lstm).", item_type=str)
+    tune_num_layers: Tuple[int, ...] = setting((1,), "Stacked layers to try.", item_type=int)
+    tune_bidirectional: Tuple[str, ...] = setting(("true",), "Bidirectional values to try "
                                                  "(true,false).", item_type=str)
     # Short trials rank learning rates by speed of convergence, not by final quality: one rate
     # by default (benchmarks/tuner_objectives.py measures what trials predict).
-    tune_learning_rates: Tuple[float, ...] = _field((2e-3,), "Learning rates to try "
+    tune_learning_rates: Tuple[float, ...] = setting((2e-3,), "Learning rates to try "
                                                     "(comma-separated).", item_type=float)
 
     # Evaluation gate (Evaluator).
-    eval_label_slices: bool = _field(False, "Also compute the test metrics per true label in "
+    eval_label_slices: bool = setting(False, "Also compute the test metrics per true label in "
                                      "TFMA (per-class accuracy; ~25 % more Evaluator time on "
                                      "IMDB; the report's confusion matrix shows it anyway).")
-    min_accuracy: float = _field(-1.0, "Test accuracy a model needs to be blessed; -1 = "
+    min_accuracy: float = setting(-1.0, "Test accuracy a model needs to be blessed; -1 = "
                                  f"{IMDB_MIN_ACCURACY} on IMDB, and with --input-pattern the "
                                  "test set's majority-class share plus one review (beat always "
                                  "answering the commoner label).")
-    max_accuracy_drop: float = _field(0.005, "Non-inferiority margin against the version TF "
+    max_accuracy_drop: float = setting(0.005, "Non-inferiority margin against the version TF "
                                       "Serving serves now: blessed only if the lower end of "
                                       "the 95 % interval of test accuracy (candidate - served, "
                                       "paired bootstrap over the same reviews) is >= -margin "
                                       "(docs/results.md, \"The gate and its noise\").")
-    max_slice_accuracy_drop: float = _field(0.02, "The same bar per slice of the test set "
+    max_slice_accuracy_drop: float = setting(0.02, "The same bar per slice of the test set "
                                             "(thirds by review length, each true label): "
                                             "the lower end of each slice's paired interval "
                                             ">= -margin (at least --max-accuracy-drop; "
                                             "1 = no slice bars).")
-    min_slice_reviews: int = _field(1000, "Slices with fewer test reviews are reported, not "
+    min_slice_reviews: int = setting(1000, "Slices with fewer test reviews are reported, not "
                                     "gated.")
-    gate_bootstrap_samples: int = _field(1000, "Bootstrap resamples of the test reviews for "
+    gate_bootstrap_samples: int = setting(1000, "Bootstrap resamples of the test reviews for "
                                          "the Evaluator's intervals.")
 
     # Publishing (Pusher).
-    keep_versions: int = _field(3, "Pushed versions kept in the serving dir (oldest removed "
+    keep_versions: int = setting(3, "Pushed versions kept in the serving dir (oldest removed "
                                 "first; a version a `stable` or `canary` label points at is "
                                 "never removed; 0 = keep all).")
-    models_config: str = _field("", "TF Serving models.config whose version labels retention "
+    models_config: str = setting("", "TF Serving models.config whose version labels retention "
                                 "protects (default: <output-dir>/serving_config/models.config, "
                                 "written by `imdb-pipeline serving-config`).")
-    model_name: str = _field(DEFAULT_MODEL_NAME, "Model name TF Serving serves the pushed "
+    model_name: str = setting(DEFAULT_MODEL_NAME, "Model name TF Serving serves the pushed "
                              "versions under.")
 
     # -- derived paths -------------------------------------------------------------------------
@@ -256,6 +256,12 @@ class PipelineConfig:
     def resolved_tfds_data_dir(self) -> str:
         return os.path.expanduser(self.tfds_data_dir or os.environ.get("TFDS_DATA_DIR")
                                   or os.path.join("~", "tensorflow_datasets"))
+
+    @property
+    def glove_path_given(self) -> bool:
+        """The user named a GloVe file (flag or GLOVE_PATH): a missing one is an error, not a
+        reason to fetch the default."""
+        return bool(self.glove_path or os.environ.get("GLOVE_PATH"))
 
     @property
     def resolved_glove_path(self) -> str:
@@ -342,13 +348,22 @@ class PipelineConfig:
         return {"keep_versions": self.keep_versions, "models_config": self.resolved_models_config,
                 "model_name": self.model_name}
 
-    # -- validation ----------------------------------------------------------------------------
+    # -- validation: once, when a config is built (a replaced one is built anew) ---------------
+    def __post_init__(self):
+        self.validate()
+
     def validate(self) -> "PipelineConfig":
         errors: List[str] = []
 
         def check(ok: bool, message: str):
             if not ok:
                 errors.append(message)
+
+        for field in dataclasses.fields(self):  # The flags' choices, for configs built in code.
+            choices = field.metadata.get("choices")
+            value = getattr(self, field.name)
+            check(not choices or value in choices, f"--{field.name.replace('_', '-')} must be "
+                  f"one of {tuple(choices or ())}, got {value!r}")
 
         check(bool(self.pipeline_name.strip()), "--pipeline-name must not be empty")
         check(bool(self.tfds_name.strip()), "--tfds-name must not be empty")
@@ -362,8 +377,6 @@ class PipelineConfig:
         check(not (self.warm_start and self.unlabeled_split), "--warm-start does not work "
               "with --unlabeled-split (distillation trains its student from scratch)")
         check(self.span >= 0, f"--span must be >= 0, got {self.span}")
-        check(self.drift_action in DRIFT_ACTIONS, f"--drift-action must be one of "
-              f"{DRIFT_ACTIONS}")
         check(min(self.max_label_shift, self.max_length_change, self.max_oov_increase) >= 0,
               "--max-label-shift, --max-length-change and --max-oov-increase must be >= 0")
         check(self.window >= 1, f"--window must be >= 1, got {self.window}")
@@ -381,10 +394,6 @@ class PipelineConfig:
         check(self.num_oov_buckets >= 1, f"--num-oov-buckets must be >= 1, got "
               f"{self.num_oov_buckets}")
         check(self.max_len >= 1, f"--max-len must be >= 1, got {self.max_len}")
-        check(self.padding in PADDING_MODES, f"--padding must be one of {PADDING_MODES}, got "
-              f"{self.padding!r}")
-        check(self.truncating in PADDING_MODES, f"--truncating must be one of "
-              f"{PADDING_MODES}, got {self.truncating!r}")
         check(self.epochs >= 1, f"--epochs must be >= 1, got {self.epochs}")
         check(self.batch_size >= 1, f"--batch-size must be >= 1, got {self.batch_size}")
         check(self.train_steps >= 0, f"--train-steps must be >= 0, got {self.train_steps}")
@@ -425,7 +434,6 @@ class PipelineConfig:
         check(0.0 <= self.max_slice_accuracy_drop <= 1.0,
               f"--max-slice-accuracy-drop must be in [0, 1], got {self.max_slice_accuracy_drop}")
         check(self.min_slice_reviews >= 1, "--min-slice-reviews must be >= 1")
-        check(self.tuning in TUNING_MODES, f"--tuning must be one of {TUNING_MODES}")
         check(self.tuner_max_trials >= 1, "--tuner-max-trials must be >= 1")
         check(self.tuner_epochs >= 1, "--tuner-epochs must be >= 1")
         check(0.0 < self.tuner_train_fraction <= 1.0, "--tuner-train-fraction must be in (0, 1]")
@@ -491,7 +499,7 @@ PRESETS: Dict[str, Dict[str, Any]] = {
 
 
 def make_config(preset: str = "full", **overrides) -> PipelineConfig:
-    """A validated config: defaults, then the preset, then explicit overrides."""
+    """Defaults, then the preset, then explicit overrides (validated as it is built)."""
     if preset not in PRESETS:
         raise ConfigError(f"unknown preset {preset!r}; choose one of {sorted(PRESETS)}")
     known = {f.name for f in dataclasses.fields(PipelineConfig)}
@@ -502,4 +510,4 @@ def make_config(preset: str = "full", **overrides) -> PipelineConfig:
     for field in dataclasses.fields(PipelineConfig):
         if field.name in values and isinstance(field.default, tuple):
             values[field.name] = tuple(values[field.name])
-    return PipelineConfig(**values).validate()
+    return PipelineConfig(**values)

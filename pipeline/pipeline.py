@@ -239,8 +239,8 @@ def create_pipeline(config: PipelineConfig,
     """The same graph for every runner; runners only choose where it runs and its MLMD.
 
     Kubeflow provides ML Metadata itself, so it passes None; the local runner passes SQLite.
+    The config was validated when it was built.
     """
-    config.validate()
     return tfx.dsl.Pipeline(
         pipeline_name=config.pipeline_name,
         pipeline_root=config.resolved_pipeline_root,

@@ -127,8 +127,9 @@ def predictions_part(run: report.RunReport, config: PipelineConfig, max_reviews:
     files = examples and report_data.split_files(examples.uri, "test")
     if not files or not model_dir:
         return [para("No per-review views: no test split or no model.", "note")]
-    scored = report_data.predict_split(model_dir, files, config.text_feature,
-                                       config.label_feature, max_reviews)
+    transform = run.transform_settings()
+    scored = report_data.predict_split(model_dir, files, transform.text_feature,
+                                       transform.label_feature, max_reviews)
     if not len(scored.labels):
         return [para("The test split is empty.", "note")]
     matrix = report_data.confusion_matrix(scored)

@@ -5,12 +5,12 @@ Self-contained means it opens offline and can be mailed around: no external CSS,
 images; every chart is a base64 PNG data URI. Values tests compare with ML Metadata carry a
 `data-key` attribute. The evaluation section lives in reports/html_evaluation.py.
 """
-import dataclasses
 import datetime
 import os
 from typing import Optional
 
 from components import gate_metrics, span_ledger
+from contract.settings import CACHE_KEYS
 from reports import report, report_data, report_plots
 from reports.html import cell, esc, image, para, section, table
 from reports.html_evaluation import evaluation_section
@@ -38,7 +38,7 @@ def _when(seconds: float) -> str:
         "%Y-%m-%d %H:%M:%S UTC")
 
 
-def run_section(run: report.RunReport, config: PipelineConfig) -> str:
+def run_section(run: report.RunReport) -> str:
     nodes = list(run.nodes.values())
     start = min(n.start for n in nodes)
     end = max(n.end for n in nodes)
@@ -57,11 +57,13 @@ def run_section(run: report.RunReport, config: PipelineConfig) -> str:
               [[cell(n.node), cell(n.state, f"state:{n.node}"),
                 cell(n.start - start, digits=1), cell(n.seconds, f"seconds:{n.node}", 1)]
                for n in nodes]),
-        "<h3>Configuration (as given to this report)</h3>",
-        '<div class="config">' + "".join(
-            f'<div><b>{esc(f.name)}</b> <span data-key="config:{esc(f.name)}">'
-            f"{esc(getattr(config, f.name))}</span></div>"
-            for f in dataclasses.fields(config)) + "</div>"]
+        "<h3>Settings each component was given (custom_config, from ML Metadata)</h3>"]
+    for node in run.nodes:
+        given = {k: v for k, v in run.custom_config(node).items() if k not in CACHE_KEYS}
+        if given:
+            parts.append(f"<h4>{esc(node)}</h4>" + '<div class="config">' + "".join(
+                f'<div><b>{esc(key)}</b> <span data-key="config:{esc(node)}:{esc(key)}">'
+                f"{esc(value)}</span></div>" for key, value in sorted(given.items())) + "</div>")
     return section("run", f"Run {run.run_id}", parts)
 
 
@@ -80,7 +82,7 @@ def data_section(run: report.RunReport, config: PipelineConfig) -> str:
                               f'<span data-key="skipped:{span}">{esc(why)}</span> '
                               f"(--accept-span {span} lets it train).", "bad"))
     drift = run.drift()
-    ledger = span_ledger.read(config.span_ledger_dir) if config.input_pattern else {}
+    ledger = span_ledger.read(config.span_ledger_dir)  # {} for TFDS runs: nothing recorded.
     if drift is not None or ledger:
         parts.append("<h3>Drift check and span verdicts</h3>")
     if drift is not None:
@@ -100,10 +102,10 @@ def data_section(run: report.RunReport, config: PipelineConfig) -> str:
                                                  key=lambda kv: (kv[0][0], kv[0][1] or 0))]))
     transformed = run.artifact(nodes.TRANSFORM, "transformed_examples")
     lengths = transformed and report_data.token_counts(transformed.uri, "train")
-    max_len = run.custom_config(nodes.TRANSFORM).get("max_len", config.max_len)
     if lengths is not None and len(lengths):
+        transform = run.transform_settings()
+        max_len, side = transform.max_len, transform.truncating
         long = int((lengths > max_len).sum())
-        side = run.custom_config(nodes.TRANSFORM).get("truncating", config.truncating)
         parts += ["<h3>Review length (train split)</h3>",
                   image(report_plots.length_histogram(lengths, max_len), "review lengths"),
                   para(f'<span data-key="truncated">{long}</span> of {len(lengths)} training '
@@ -133,13 +135,13 @@ def data_section(run: report.RunReport, config: PipelineConfig) -> str:
     return section("data", "Data", parts)
 
 
-def tuning_section(run: report.RunReport, config: PipelineConfig) -> str:
+def tuning_section(run: report.RunReport) -> str:
     trials, tuning = run.trials(), run.tuning()
     decision = para('Tuner: <span data-key="tuning">'
                     f"{esc(report.tuning_text(tuning))}</span>.") if tuning else ""
     if not trials:
         return section("tuning", "Tuning", [decision or para(
-            f"No Tuner in this run (--tuning {esc(config.tuning)}).", "note")])
+            "No Tuner in this run (--tuning fixed).", "note")])
     names = [k for k in trials[0] if k not in ("trial_id", "score")]
     return section("tuning", "Tuning", [
         decision,
@@ -247,8 +249,8 @@ def verdict_section(run: report.RunReport) -> str:
 
 def build_html(run: report.RunReport, config: PipelineConfig,
                max_reviews: int = DEFAULT_REVIEWS) -> str:
-    body = [verdict_section(run), run_section(run, config), data_section(run, config),
-            tuning_section(run, config), training_section(run),
+    body = [verdict_section(run), run_section(run), data_section(run, config),
+            tuning_section(run), training_section(run),
             evaluation_section(run, config, max_reviews)]
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             f"<title>{esc(config.pipeline_name)} run {esc(run.run_id)}</title>"

@@ -15,6 +15,7 @@ from components.evaluator import ACCURACY_BAR_KEY
 from components.pusher import ALREADY_SERVED_KEY
 from contract.errors import UserError
 from contract.names import HPARAMS_SOURCE_KEY, TRAINING_SUMMARY_FILE
+from contract.settings import TransformSettings
 from pipeline import nodes
 
 
@@ -137,6 +138,10 @@ class RunReport:
         found = self.nodes.get(node)
         text = found.properties.get("custom_config") if found else None
         return json.loads(text) if text else {}
+
+    def transform_settings(self) -> TransformSettings:
+        """The settings this run's Transform was given: features, max_len, truncation."""
+        return TransformSettings.from_custom_config(self.custom_config(nodes.TRANSFORM))
 
     def code_fingerprint(self) -> Optional[str]:
         """The trainer-code hash the run's Transform/Tuner/Trainer were keyed on."""

@@ -24,7 +24,9 @@ import urllib.request
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
 from contract.names import DEFAULT_MODEL_NAME, DEFAULT_TEXT_FEATURE
-from contract.signatures import RAW_TEXT_SIGNATURE
+from contract.settings import setting
+from contract.signatures import (CLASSIFY_SIGNATURE, EXAMPLES_SIGNATURE,
+                                RAW_TEXT_SIGNATURE)
 from serving.errors import ServingError, tf_error_message
 from serving.saved_models import (load_saved_model, read_signature_defs, recorded_text_feature,
                                   resolve_model_dir)
@@ -35,20 +37,24 @@ from serving.wire import (ModelTarget, Prediction, RestRequest, Review, build_gr
                           parse_rest_response, parse_signature_outputs, signature_input)
 
 GRPC_MAX_MESSAGE_BYTES = 64 * 1024 * 1024
+SIGNATURES = (RAW_TEXT_SIGNATURE, EXAMPLES_SIGNATURE, CLASSIFY_SIGNATURE)
 
 
 @dataclasses.dataclass(frozen=True)
 class ClientOptions:
     """What every client shares. `retries` counts extra attempts after the first."""
 
-    signature: str = RAW_TEXT_SIGNATURE
-    # The raw feature the Example signatures parse (the pipeline's --text-feature). None: the
-    # one the export records (in process), the pipeline's default (over REST and gRPC, which
-    # cannot read the export's files).
-    text_feature: Optional[str] = None
-    batch_size: int = 256
-    timeout: float = 30.0
-    retries: int = 2
+    signature: str = setting(RAW_TEXT_SIGNATURE, "Signature: review strings (serving_raw_text), "
+                             "tf.Examples through TF Serving's Predict (serving_default) or "
+                             "its Classify (classify).", choices=SIGNATURES)
+    text_feature: Optional[str] = setting(None, "Feature the Example signatures read the "
+                                          "review from (the pipeline's --text-feature); unset: "
+                                          "the one the export records (in process), else "
+                                          f"{DEFAULT_TEXT_FEATURE!r} (servers cannot tell).")
+    batch_size: int = setting(256, "Reviews per request.")
+    timeout: float = setting(30.0, "Seconds per request.")
+    retries: int = setting(2, "Extra attempts, with exponential backoff, when the server is "
+                           "unavailable (gRPC UNAVAILABLE, HTTP 503, connection refused).")
 
     def __post_init__(self):
         if self.batch_size < 1:

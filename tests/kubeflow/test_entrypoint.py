@@ -25,10 +25,12 @@ EXPECTED_ORDER = ["TfdsExampleGen", "StatisticsGen", "CuratedSchemaGen", "Exampl
 
 @pytest.fixture(scope="module")
 def kfp_spec(tiny_kubeflow_config, tmp_path_factory):
+    from kubeflow.options import CompileOptions
     from kubeflow.runner import compile_pipeline
 
     path = tmp_path_factory.mktemp("spec") / "kfp.json"
-    return compile_pipeline(tiny_kubeflow_config, str(path), image="example/img:1", target="kfp")
+    return compile_pipeline(tiny_kubeflow_config, CompileOptions(
+        image="example/img:1", target="kfp", output=str(path)))
 
 
 @pytest.fixture(scope="module")

@@ -15,6 +15,7 @@ DRIVER = "tfx.orchestration.kubeflow.v2.file_based_example_gen.driver"
 
 @pytest.fixture(scope="module")
 def file_spec(tmp_path_factory):
+    from kubeflow.options import CompileOptions
     from kubeflow.runner import compile_pipeline
     from pipeline.config import make_config
 
@@ -23,7 +24,8 @@ def file_spec(tmp_path_factory):
         test_pattern=f"{REMOTE_DATA}/test/*.csv", label_values=("negative", "positive"),
         window=2, glove_path="none", output_dir="gs://imdb-test/out", tuning="fixed")
     path = tmp_path_factory.mktemp("spec") / "kfp.json"
-    return compile_pipeline(config, str(path), image="example/img:1", target="kfp")
+    return compile_pipeline(config, CompileOptions(image="example/img:1", target="kfp",
+                                                    output=str(path)))
 
 
 def test_the_file_based_example_gen_compiles_with_its_driver(file_spec):

@@ -28,13 +28,14 @@ def normalize(compiled: dict) -> dict:
 
 @pytest.mark.parametrize("target", ["vertex", "kfp"])
 def test_compiled_spec_matches_the_golden_file(target, tmp_path):
+    from kubeflow.options import CompileOptions
     from kubeflow.runner import compile_pipeline
     from pipeline.config import make_config
 
     config = make_config(output_dir="gs://bucket/out", tfds_data_dir="gs://bucket/tfds",
                          glove_path="gs://bucket/glove.6B.100d.txt")
-    compiled = normalize(compile_pipeline(config, str(tmp_path / "spec.json"), image=IMAGE,
-                                          target=target))
+    compiled = normalize(compile_pipeline(config, CompileOptions(
+        image=IMAGE, target=target, output=str(tmp_path / "spec.json"))))
     assert "<fingerprint>" in json.dumps(compiled) and "<image>" in json.dumps(compiled)
     path = os.path.join(GOLDEN_DIR, f"{target}.json")
     if os.environ.get("UPDATE_GOLDEN"):

@@ -13,6 +13,7 @@ from tfx.types import standard_artifacts
 
 from cli.main import main as cli_main
 from kubeflow import vertex_jobs
+from kubeflow.options import CompileOptions
 from kubeflow.runner import compile_pipeline
 from kubeflow.vertex_jobs import VertexJobs
 from pipeline import nodes
@@ -24,7 +25,7 @@ from tests.support.executors import artifact, exec_properties
 IMAGE = "us-docker.pkg.dev/p/r/imdb-rnn-pipeline:1"
 REMOTE = dict(output_dir="gs://bucket/out", tfds_data_dir="gs://bucket/tfds",
               glove_path="gs://bucket/glove.6B.50d.txt")
-JOBS = VertexJobs(training_workers=3, parallel_trials=2, project="p", region="us-central1")
+JOBS = dict(training_workers=3, tuning_parallel_trials=2, project="p", region="us-central1")
 
 
 def _task_parameters(spec, task):
@@ -33,8 +34,9 @@ def _task_parameters(spec, task):
 
 
 def test_worker_pools_and_parallel_trials_compile_into_vertex_jobs(tmp_path):
-    compiled = compile_pipeline(make_config(tuning="tune", **REMOTE), str(tmp_path / "s.json"),
-                                IMAGE, "vertex", gpus=4, gpu_type="NVIDIA_TESLA_T4", jobs=JOBS)
+    compiled = compile_pipeline(make_config(tuning="tune", **REMOTE), CompileOptions(
+        image=IMAGE, target="vertex", output=str(tmp_path / "s.json"), gpus=4,
+        gpu_type="NVIDIA_TESLA_T4", **JOBS))
     spec = compiled["pipelineSpec"]
     executors = spec["deploymentSpec"]["executors"]
     for task, executor, key, replicas in (
@@ -60,8 +62,9 @@ def test_worker_pools_and_parallel_trials_compile_into_vertex_jobs(tmp_path):
     assert json.loads(_task_parameters(spec, nodes.TUNER)["tune_args"]) == {
         "numParallelTrials": 2}
     # Without the flags the Trainer trains in its own pod, on its 4 GPUs.
-    plain = compile_pipeline(make_config(**REMOTE), str(tmp_path / "p.json"), IMAGE, "vertex",
-                             gpus=4)["pipelineSpec"]["deploymentSpec"]["executors"]
+    plain = compile_pipeline(make_config(**REMOTE), CompileOptions(
+        image=IMAGE, target="vertex", output=str(tmp_path / "p.json"), gpus=4))
+    plain = plain["pipelineSpec"]["deploymentSpec"]["executors"]
     assert plain["Trainer_executor"]["container"]["resources"]["accelerator"]["count"] == "4"
 
 

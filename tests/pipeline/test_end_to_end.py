@@ -102,7 +102,7 @@ def test_cli_report_and_predict_on_the_pushed_model(first_run, pipeline_config, 
     """Runs before the second run (file order), so 'report' shows the first run."""
     from cli import main as cli
 
-    assert cli.main(["report", "--preset", "smoke", "--output-dir",
+    assert cli.main(["report", "--output-dir",
                      pipeline_config.output_dir]) == 0
     out = capsys.readouterr().out
     assert "Tuner trials" in out and "Push:               pushed as version" in out
@@ -204,7 +204,7 @@ def test_new_data_reuses_the_served_hyperparameters_without_a_search(reuse_run, 
     assert "continued_trial" not in now  # No trial to continue: trained from its start.
     # Its bar (--min-accuracy 1.0) is out of reach: not blessed, not pushed.
     assert reuse_run.blessed is False and reuse_run.pushed_destination is None
-    assert cli.main(["report", "--preset", "smoke", "--output-dir",
+    assert cli.main(["report", "--output-dir",
                      pipeline_config.output_dir]) == 0
     assert (f"reused the hyperparameters of served version {first_run.pushed_version} "
             "(searched in the same space): 0 trials, 0 s of search") in capsys.readouterr().out

@@ -101,7 +101,7 @@ def test_run_section_matches_ml_metadata(page, first_run):
     for name, node in first_run.nodes.items():
         assert keyed(page, f"state:{name}") == node.state
         assert keyed(page, f"seconds:{name}") == f"{node.seconds:.1f}"
-    assert keyed(page, "config:max_len") == "24"
+    assert keyed(page, "config:Transform:max_len") == "24"
 
 
 def test_data_section_matches_example_gen_and_counts_truncation_independently(page, first_run):
@@ -222,7 +222,7 @@ def test_cli_report_writes_the_page_and_its_screenshot(first_run, pipeline_confi
     from cli import main as cli
 
     html, png = tmp_path / "r.html", tmp_path / "r.png"
-    assert cli.main(["report", "--preset", "smoke", "--output-dir", pipeline_config.output_dir,
+    assert cli.main(["report", "--output-dir", pipeline_config.output_dir,
                      "--html", str(html), "--screenshot", str(png),
                      "--report-reviews", "10"]) == 0
     out = capsys.readouterr().out

@@ -682,5 +682,5 @@ def test_cli_usage_errors(capsys):
         build_parser().parse_args(["predict", "--help"])
     help_text = " ".join(capsys.readouterr().out.split())
     options = ClientOptions()  # The defaults the help names are the client's.
-    for default in (options.batch_size, f"{options.timeout:g}", options.retries):
-        assert f"[default: {default}]" in help_text
+    for default in (options.batch_size, options.timeout, options.retries):
+        assert f"[default: {default!r}]" in help_text
