@@ -64,7 +64,7 @@ def write_data(work: str, size_bytes: int, data_dir: str) -> int:
 
 
 def _settings(work: str):
-    from components.file_example_gen import FileInputSettings
+    from contract.settings import FileInputSettings
 
     return FileInputSettings(
         train_pattern=os.path.join(work, "big", "*.csv"),

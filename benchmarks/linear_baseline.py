@@ -21,6 +21,7 @@ from scipy import sparse
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from components.tfds_example_gen import hash_bucket  # noqa: E402
 from trainer import preprocessing  # noqa: E402
+from trainer.wide import nb_ratios  # noqa: E402  (the pipeline's own NB weighting)
 
 
 def load_texts(data_dir: str, split: str):
@@ -31,12 +32,6 @@ def load_texts(data_dir: str, split: str):
         texts.extend(t.decode("utf-8") for t in normalized)
         labels.extend(batch["label"].numpy().tolist())
     return texts, np.array(labels)
-
-
-def nb_ratios(features: sparse.csr_matrix, labels: np.ndarray, alpha: float = 1.0) -> np.ndarray:
-    positive = alpha + np.asarray(features[labels == 1].sum(axis=0)).ravel()
-    negative = alpha + np.asarray(features[labels == 0].sum(axis=0)).ravel()
-    return np.log((positive / positive.sum()) / (negative / negative.sum()))
 
 
 def main(argv=None) -> dict:

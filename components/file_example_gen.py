@@ -40,56 +40,34 @@ import components.spans as spans
 import components.span_ledger as span_ledger
 from contract import data_profile, review_files, review_hashes
 from contract.names import SPAN_PROFILES_DIR, TEST_HASHES_FILE
-from contract.review_files import InputDataError, ReviewFormat
+from contract.review_files import InputDataError
+from contract.settings import FileInputSettings, from_custom_config
 from components.tfds_example_gen import SPLITS, hash_bucket
 
 TRAIN_SPLIT = "train"  # The one input split of the FileBasedExampleGen: the training files.
 
 
-@dataclasses.dataclass(frozen=True)
-class FileInputSettings:
-    """What the executor reads; built from PipelineConfig, carried in the custom_config."""
+def settings_proto(settings: FileInputSettings) -> example_gen_pb2.CustomConfig:
+    """The settings as FileBasedExampleGen carries its custom_config (a packed Struct)."""
+    struct = struct_pb2.Struct()
+    struct.update({**dataclasses.asdict(settings), "label_values": list(settings.label_values),
+                   "accepted_spans": list(settings.accepted_spans)})
+    packed = any_pb2.Any()
+    packed.Pack(struct)
+    return example_gen_pb2.CustomConfig(custom_config=packed)
 
-    train_pattern: str  # May hold {SPAN} and {VERSION}.
-    test_pattern: str
-    text_feature: str
-    label_feature: str
-    label_values: Tuple[str, ...]
-    input_format: str
-    window: int
-    eval_percent: int
-    ledger_dir: str  # Each span's drift verdict (components/span_ledger.py).
-    accepted_spans: Tuple[int, ...]  # Blocked spans the user lets train (--accept-span).
-    test_overlap: str  # "block" or "warn": test reviews that a training review repeats.
 
-    @property
-    def review_format(self) -> ReviewFormat:
-        return ReviewFormat(self.text_feature, self.label_feature, self.label_values,
-                            self.input_format)
-
-    def to_custom_config(self) -> example_gen_pb2.CustomConfig:
-        struct = struct_pb2.Struct()
-        struct.update({**dataclasses.asdict(self), "label_values": list(self.label_values),
-                       "accepted_spans": list(self.accepted_spans)})
-        packed = any_pb2.Any()
-        packed.Pack(struct)
-        return example_gen_pb2.CustomConfig(custom_config=packed)
-
-    @classmethod
-    def from_exec_properties(cls, exec_properties: Dict[str, Any]) -> "FileInputSettings":
-        config = example_gen_pb2.CustomConfig()
-        json_format.Parse(exec_properties["custom_config"], config)
-        struct = struct_pb2.Struct()
-        config.custom_config.Unpack(struct)
-        values = json_format.MessageToDict(struct)
-        names = {f.name for f in dataclasses.fields(cls)}
-        if set(values) != names:
-            raise InputDataError(f"FileExampleGen: custom_config has {sorted(values)}, expected "
-                                 f"{sorted(names)}; rebuild the pipeline with this code")
-        return cls(**{**values, "label_values": tuple(values["label_values"]),
-                      "accepted_spans": tuple(int(s) for s in values["accepted_spans"]),
-                      "window": int(values["window"]),
-                      "eval_percent": int(values["eval_percent"])})
+def read_settings(exec_properties: Dict[str, Any]) -> FileInputSettings:
+    """The settings back from an execution's properties (a Struct stores numbers as floats)."""
+    config = example_gen_pb2.CustomConfig()
+    json_format.Parse(exec_properties["custom_config"], config)
+    struct = struct_pb2.Struct()
+    config.custom_config.Unpack(struct)
+    settings = from_custom_config(FileInputSettings, json_format.MessageToDict(struct))
+    return dataclasses.replace(
+        settings, label_values=tuple(settings.label_values),
+        accepted_spans=tuple(int(s) for s in settings.accepted_spans),
+        window=int(settings.window), eval_percent=int(settings.eval_percent))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -232,7 +210,7 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
 
     def GenerateExamplesByBeam(self, pipeline: beam.Pipeline,
                                exec_properties: Dict[str, Any]) -> Dict[str, Any]:
-        settings = FileInputSettings.from_exec_properties(exec_properties)
+        settings = read_settings(exec_properties)
         # The span TFX's driver resolved (0 without {SPAN}) and fingerprinted.
         span = int(exec_properties.get("span") or 0)
         self._window = window = resolve_window(settings, span)
@@ -289,7 +267,7 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
         file_format = exec_properties[standard_component_specs.OUTPUT_FILE_FORMAT_KEY]
         self._output_uri = examples.uri
         tf.io.gfile.makedirs(os.path.join(examples.uri, SPAN_PROFILES_DIR))
-        settings = FileInputSettings.from_exec_properties(exec_properties)
+        settings = read_settings(exec_properties)
         pipeline = self._make_beam_pipeline()
         for split, records in self.GenerateExamplesByBeam(pipeline, exec_properties).items():
             _ = records | f"WriteSplit[{split}]" >> write_split.WriteSplit(
@@ -370,7 +348,7 @@ class FileExampleGenDriver(driver.FileBasedDriver):
     def resolve_exec_properties(self, exec_properties, pipeline_info, component_info):
         exec_properties = super().resolve_exec_properties(exec_properties, pipeline_info,
                                                           component_info)
-        settings = FileInputSettings.from_exec_properties(exec_properties)
+        settings = read_settings(exec_properties)
         key = example_gen_utils.FINGERPRINT_PROPERTY_NAME
         exec_properties[key] = (exec_properties[key] + "\n" + window_fingerprint(
             settings, int(exec_properties.get(example_gen_utils.SPAN_PROPERTY_NAME) or 0)))
@@ -403,7 +381,7 @@ def file_example_gen(settings: FileInputSettings, span: int = 0) -> FileExampleG
                                               hash_buckets=100 - settings.eval_percent),
             example_gen_pb2.SplitConfig.Split(name="eval", hash_buckets=settings.eval_percent)],
             partition_feature_name=settings.text_feature)),
-        custom_config=settings.to_custom_config(),
+        custom_config=settings_proto(settings),
         range_config=range_config)
 
 

@@ -8,7 +8,6 @@ permissions) leaves nothing loadable behind. Afterwards it keeps the newest `kee
 versions and every version a TF Serving version label (`stable`, `canary`) points at.
 """
 import contextlib
-import dataclasses
 import json
 import logging
 import os
@@ -22,7 +21,7 @@ from tfx.proto import pusher_pb2
 from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import io_utils, json_utils, proto_utils
 
-from contract.settings import from_custom_config
+from contract.settings import PusherSettings, from_custom_config
 from contract import data_profile
 from contract.errors import UserError
 from contract.names import INHERITED_SPANS_FILE, SOURCE_FILE
@@ -43,13 +42,6 @@ LOCK_FILE = ".push.lock"
 
 class PushError(UserError, RuntimeError):
     """The model could not be published; the serving dir holds no partial version."""
-
-
-@dataclasses.dataclass(frozen=True)
-class PusherSettings:
-    keep_versions: int  # 0 = keep all.
-    models_config: str  # TF Serving models.config whose version labels are protected.
-    model_name: str
 
 
 @contextlib.contextmanager

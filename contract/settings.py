@@ -1,4 +1,5 @@
-"""Typed settings that Transform, Tuner and Trainer receive through TFX's `custom_config`, and
+"""Typed settings the components and the code they run receive through TFX's `custom_config`
+(Transform, Tuner, Trainer, the Pusher, FileExampleGen), and
 `setting()`, the field every user-facing settings class declares its default and help with (the
 CLI makes one flag per such field: cli/flags.py).
 
@@ -10,6 +11,7 @@ import dataclasses
 from typing import Any, Dict, Tuple, Type, TypeVar
 
 from contract.errors import UserError
+from contract.review_files import ReviewFormat
 
 # Keys the pipeline adds to every custom_config for TFX's cache (pipeline.code_fingerprint).
 CACHE_KEYS = ("code_fingerprint",)
@@ -103,3 +105,32 @@ class TunerSettings(DataSettings):
     epochs: int
     train_fraction: float
     search_space: Dict[str, Any]
+
+
+@dataclasses.dataclass(frozen=True)
+class PusherSettings:
+    keep_versions: int  # 0 = keep all.
+    models_config: str  # TF Serving models.config whose version labels are protected.
+    model_name: str
+
+
+@dataclasses.dataclass(frozen=True)
+class FileInputSettings:
+    """What FileExampleGen reads (components/file_example_gen.py packs it into its proto)."""
+
+    train_pattern: str  # May hold {SPAN} and {VERSION}.
+    test_pattern: str
+    text_feature: str
+    label_feature: str
+    label_values: Tuple[str, ...]
+    input_format: str
+    window: int
+    eval_percent: int
+    ledger_dir: str  # Each span's drift verdict (components/span_ledger.py).
+    accepted_spans: Tuple[int, ...]  # Blocked spans the user lets train (--accept-span).
+    test_overlap: str  # "block" or "warn": test reviews that a training review repeats.
+
+    @property
+    def review_format(self) -> ReviewFormat:
+        return ReviewFormat(self.text_feature, self.label_feature, self.label_values,
+                            self.input_format)

@@ -11,7 +11,8 @@ from contract.errors import UserError
 from contract.names import (DEFAULT_MODEL_NAME, DEFAULT_TEXT_FEATURE, MAJORITY_CLASS_BAR,
                             model_name_problem)
 from trainer.hparams import CELLS, TUNER_ALGORITHMS, ModelHParams
-from contract.settings import TrainerSettings, TransformSettings, TunerSettings, setting
+from contract.settings import (FileInputSettings, PusherSettings, TrainerSettings,
+                               TransformSettings, TunerSettings, setting)
 from contract.data_profile import DRIFT_ACTIONS
 from contract.review_files import FORMATS
 
@@ -302,7 +303,7 @@ class PipelineConfig:
 
     def file_input_settings(self):
         """What FileExampleGen's executor reads (--input-pattern runs only)."""
-        from components.file_example_gen import FileInputSettings, absolute
+        from components.file_example_gen import absolute
 
         return FileInputSettings(
             train_pattern=absolute(self.input_pattern), test_pattern=absolute(self.test_pattern),
@@ -345,8 +346,9 @@ class PipelineConfig:
 
     def pusher_config(self) -> Dict[str, Any]:
         """What the Pusher's executor (components/pusher.py) receives as custom_config."""
-        return {"keep_versions": self.keep_versions, "models_config": self.resolved_models_config,
-                "model_name": self.model_name}
+        return dataclasses.asdict(PusherSettings(
+            keep_versions=self.keep_versions, models_config=self.resolved_models_config,
+            model_name=self.model_name))
 
     # -- validation: once, when a config is built (a replaced one is built anew) ---------------
     def __post_init__(self):

@@ -21,7 +21,6 @@ import tensorflow_transform as tft
 
 from trainer import distribution, data, models, preprocessing, training
 from contract.names import UNLABELED_SPLIT
-from contract.settings import TrainerSettings
 
 
 def split_patterns(patterns: Sequence[str], split: str = UNLABELED_SPLIT
@@ -83,13 +82,10 @@ def agreement(targets, probabilities):
 
 
 def run_fn(fn_args) -> None:
-    strategy = distribution.make_strategy()  # Before anything else runs (multi-worker).
-    chief = distribution.is_chief(distribution.tf_config())
-    serving_dir, run_dir = distribution.output_dirs(fn_args, chief)
-    settings = TrainerSettings.from_custom_config(fn_args.custom_config)
-    tuned = getattr(fn_args, "hyperparameters", None)
-    hparams = training.resolve_hparams(settings.hparams, tuned)
-    tft_output = tft.TFTransformOutput(fn_args.transform_graph_path)
+    start = training.start_run(fn_args)
+    strategy, chief, settings, tuned, hparams = (start.strategy, start.chief, start.settings,
+                                                 start.tuned, start.hparams)
+    serving_dir, run_dir, tft_output = start.serving_dir, start.run_dir, start.tft_output
     train_files, unlabeled_files = split_patterns(fn_args.train_files)
     if not fn_args.base_model:
         raise ValueError("The distillation Trainer needs the teacher as base_model.")

@@ -3,6 +3,7 @@
 Data: trainer/data.py; which weights are kept: trainer/averaging.py; the export and its serving
 signatures: trainer/export.py; curves: trainer/plots.py.
 """
+import dataclasses
 import json
 import logging
 import math
@@ -130,18 +131,40 @@ def add_wide_part(deep: tf.keras.Model, train_files, eval_files,
     return models.wide_and_deep(deep, part.weights, part.bias, mix), result
 
 
-def run_fn(fn_args) -> None:
+@dataclasses.dataclass(frozen=True)
+class RunStart:
+    """What every run_fn of the pipeline begins with."""
+
+    strategy: tf.distribute.Strategy
+    chief: bool
+    serving_dir: str  # Where the export goes (a scratch dir on a non-chief worker).
+    run_dir: str
+    settings: TrainerSettings
+    tuned: Optional[Dict[str, Any]]  # The Tuner's hyperparameters artifact, if any.
+    hparams: ModelHParams
+    tft_output: tft.TFTransformOutput
+
+
+def start_run(fn_args) -> RunStart:
     # First: MultiWorkerMirroredStrategy must exist before TensorFlow runs anything else.
     strategy = distribution.make_strategy()
     chief = distribution.is_chief(distribution.tf_config())
     serving_dir, run_dir = distribution.output_dirs(fn_args, chief)
     settings = TrainerSettings.from_custom_config(fn_args.custom_config)
     tuned = getattr(fn_args, "hyperparameters", None)
-    hparams = resolve_hparams(settings.hparams, tuned)
+    return RunStart(strategy, chief, serving_dir, run_dir, settings, tuned,
+                    resolve_hparams(settings.hparams, tuned),
+                    tft.TFTransformOutput(fn_args.transform_graph_path))
+
+
+def run_fn(fn_args) -> None:
+    start = start_run(fn_args)
+    strategy, chief, settings, tuned, hparams = (start.strategy, start.chief, start.settings,
+                                                 start.tuned, start.hparams)
+    serving_dir, run_dir, tft_output = start.serving_dir, start.run_dir, start.tft_output
     size = settings.ensemble_size
     logging.info("Training %d model(s) with %s", size, hparams)
 
-    tft_output = tft.TFTransformOutput(fn_args.transform_graph_path)
     matrix, rows, embedding_info = embedding_for(tft_output, settings.glove_path,
                                                  settings.num_oov_buckets)
     steps = settings.steps_per_epoch or math.ceil(

@@ -10,7 +10,7 @@ from tfx.utils import io_utils, proto_utils
 from components.evaluator import EvaluatorExecutor, features_tfma_reads, project_schema
 from pipeline.config import make_config
 from pipeline.pipeline import eval_config
-from tests.kubeflow.test_serving_baseline import run_executor, serve
+from tests.support.serving_dirs import run_baseline_executor, serve
 
 
 def schema_with(*names) -> schema_pb2.Schema:
@@ -49,7 +49,7 @@ def test_drops_only_an_empty_baseline(tmp_path, monkeypatch, served):
     seen = _capture_stock_do(monkeypatch)
     if served:
         serve(tmp_path / "serving", 1)
-    baseline = run_executor(tmp_path / "serving", tmp_path / "baseline")
+    baseline = run_baseline_executor(tmp_path / "serving", tmp_path / "baseline")
     EvaluatorExecutor().Do({"model": ["candidate"], "baseline_model": [baseline]}, {}, {})
     assert ("baseline_model" in seen) is served and seen["model"] == ["candidate"]
 
@@ -66,7 +66,7 @@ def test_the_non_inferiority_bar_needs_a_served_model(tmp_path, monkeypatch, ser
     monkeypatch.setattr(EvaluatorExecutor, "_check_skew", lambda self, inputs, props: {})
     if served:
         serve(tmp_path / "serving", 1)
-    baseline = run_executor(tmp_path / "serving", tmp_path / "baseline")
+    baseline = run_baseline_executor(tmp_path / "serving", tmp_path / "baseline")
     props = {"eval_config": proto_utils.proto_to_json(eval_config(make_config()))}
     EvaluatorExecutor().Do({"model": ["candidate"], "baseline_model": [baseline]}, {}, props)
     metrics = {m.class_name: m for spec in EvaluatorExecutor._eval_config(handed).metrics_specs

@@ -8,7 +8,8 @@ import tensorflow as tf
 
 from cli import main as cli
 from components import spans
-from components.file_example_gen import FileInputSettings, check_input
+from components.file_example_gen import check_input
+from contract.settings import FileInputSettings
 from contract.review_files import InputDataError, ReviewFormat, read_reviews
 from tests.tiny_data import EDGE_REVIEWS, write_tiny_csv, write_tiny_spans
 

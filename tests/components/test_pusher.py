@@ -5,6 +5,7 @@ import pytest
 import tensorflow as tf
 
 from components import pusher
+from contract.settings import PusherSettings
 from contract.signatures import WARMUP_FILE
 
 FILES = ("saved_model.pb", "variables/variables.index", "variables/variables.data-00000-of-00001",
@@ -99,12 +100,12 @@ def test_retention_reads_the_stable_label_from_models_config(tmp_path):
         (serving / str(version)).mkdir(parents=True)
     out = tmp_path / "serving_config"
     write_deployment_files(str(out), str(serving), "imdb", stable_version=10, canary_version=40)
-    settings = pusher.PusherSettings(keep_versions=1, models_config=str(out / "models.config"),
+    settings = PusherSettings(keep_versions=1, models_config=str(out / "models.config"),
                                      model_name="imdb")
     assert pusher.protected_versions(settings) == {10, 40}
     pusher.prune(str(serving), settings.keep_versions, pusher.protected_versions(settings))
     assert sorted(os.listdir(serving)) == ["10", "40"]
-    missing = pusher.PusherSettings(1, str(tmp_path / "none.config"), "imdb")
+    missing = PusherSettings(1, str(tmp_path / "none.config"), "imdb")
     assert pusher.protected_versions(missing) == set()
 
 

@@ -6,22 +6,7 @@ from tfx.types import standard_artifacts
 from components import serving_baseline
 from components.pusher import newest_served_version
 from components.serving_baseline import ServingBaseline, ServingBaselineExecutor
-
-
-def serve(serving_dir, version, complete=True):
-    path = os.path.join(serving_dir, str(version))
-    os.makedirs(os.path.join(path, "variables"), exist_ok=True)
-    if complete:
-        with open(os.path.join(path, "saved_model.pb"), "w") as model:
-            model.write(f"model {version}")
-    return path
-
-
-def run_executor(serving_dir, uri):
-    model = standard_artifacts.Model()
-    model.uri = str(uri)
-    ServingBaselineExecutor().Do({}, {"model": [model]}, {"serving_dir": str(serving_dir)})
-    return model
+from tests.support.serving_dirs import run_baseline_executor, serve
 
 
 def test_newest_complete_version_wins(tmp_path):
@@ -34,11 +19,11 @@ def test_newest_complete_version_wins(tmp_path):
 
 
 def test_executor_copies_the_served_model_or_emits_an_empty_baseline(tmp_path):
-    empty = run_executor(tmp_path / "serving", tmp_path / "empty")
+    empty = run_baseline_executor(tmp_path / "serving", tmp_path / "empty")
     assert empty.get_int_custom_property("served_version") == -1
     assert not serving_baseline.has_baseline(empty)
     serve(tmp_path / "serving", 7)
-    baseline = run_executor(tmp_path / "serving", tmp_path / "baseline")
+    baseline = run_baseline_executor(tmp_path / "serving", tmp_path / "baseline")
     assert baseline.get_int_custom_property("served_version") == 7
     assert serving_baseline.has_baseline(baseline)
     with open(tmp_path / "baseline" / "Format-Serving" / "saved_model.pb") as copied:

@@ -17,8 +17,7 @@ from tensorflow_serving.apis import classification_pb2, predict_pb2
 from serving.client import ClientOptions, LocalClient
 from serving.errors import ServingError
 from serving.wire import ModelTarget, SerializedExample, serialize_example
-from tests.serving.test_client import (TOLERANCE, backend, is_one_line,  # noqa: F401 (fixtures)
-                                       reference, require_signature, serving_root, standins)
+from tests.support.serving_backends import TOLERANCE, is_one_line, require_signature
 from contract.signatures import (CLASSIFY_SCORES, CLASSIFY_SIGNATURE, EXAMPLES_INPUT,
                                 EXAMPLES_SIGNATURE, RAW_TEXT_SIGNATURE)
 

@@ -13,8 +13,6 @@ import base64
 import json
 import math
 import os
-import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -36,189 +34,17 @@ from serving.wire import (ModelTarget, RestRequest, SerializedExample,
                           build_grpc_metadata_request, build_grpc_request,
                           build_rest_metadata_request, build_rest_request,
                           normalize_signature_defs)
-from tests.support.standins import GrpcStandIn, RestStandIn, ServedModels
+from tests.support.executors import free_port
+from tests.support.serving_backends import (TOLERANCE, assert_matches, has_signature,
+                                           is_one_line, require_signature)
 from trainer.export import text_example
-from contract.signatures import (CLASS_NAMES, CLASSIFY_INPUT, CLASSIFY_SCORES,
-                                CLASSIFY_SIGNATURE, EXAMPLES_INPUT, EXAMPLES_OUTPUT,
-                                EXAMPLES_SIGNATURE, RAW_TEXT_INPUT, RAW_TEXT_OUTPUT,
-                                RAW_TEXT_SIGNATURE)
+from contract.signatures import (CLASS_NAMES, CLASSIFY_SIGNATURE, EXAMPLES_SIGNATURE,
+                                RAW_TEXT_INPUT, RAW_TEXT_SIGNATURE)
 
 SIGNATURES = (RAW_TEXT_SIGNATURE, EXAMPLES_SIGNATURE, CLASSIFY_SIGNATURE)
-LABELS = {"stable": 1, "canary": 2}
 REVIEWS = ["A wonderful, moving film. The best!", "Awful and boring; a waste.",
            "the plot was dull<br /><br />but the actors were brilliant",
            "Ce film était génial 😀 映画", "ok"]
-TOLERANCE = 1e-6
-
-
-# ------------------------------------------------------------------------------------------
-# Fixtures: the served model, the reference, the backends
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def serving_root(pushed_model_dir, tmp_path_factory):
-    """A serving dir with the pushed model as versions 1 and 2 (symlinks: loaded once)."""
-    root = tmp_path_factory.mktemp("served") / "imdb"
-    root.mkdir()
-    for version in (1, 2):
-        os.symlink(os.path.abspath(pushed_model_dir), root / str(version))
-    return str(root)
-
-
-def has_signature(model_dir: str, name: str) -> bool:
-    return name in read_signature_defs(model_dir)
-
-
-class Reference:
-    """Direct calls of the SavedModel's signatures: what every client must answer."""
-
-    def __init__(self, model_dir: str):
-        self.model_dir = model_dir
-        self.model = tf.saved_model.load(model_dir)
-
-    def probabilities(self, signature: str, reviews) -> np.ndarray:
-        function = self.model.signatures[signature]
-        if signature == RAW_TEXT_SIGNATURE:
-            return function(**{RAW_TEXT_INPUT: tf.constant(reviews)})[RAW_TEXT_OUTPUT].numpy()[:, 0]
-        examples = tf.constant([text_example(r, "text").SerializeToString() for r in reviews])
-        if signature == EXAMPLES_SIGNATURE:
-            return function(**{EXAMPLES_INPUT: examples})[EXAMPLES_OUTPUT].numpy()[:, 0]
-        return function(**{CLASSIFY_INPUT: examples})[CLASSIFY_SCORES].numpy()
-
-
-@pytest.fixture(scope="module")
-def reference(pushed_model_dir):
-    return Reference(pushed_model_dir)
-
-
-def require_signature(model_dir: str, signature: str) -> None:
-    if not has_signature(model_dir, signature):
-        pytest.skip(f"the exported model has no {signature!r} signature yet")
-
-
-class Backend:
-    def __init__(self, kind, rest_url, grpc_target, model_dir, versions=True, rest=None,
-                 grpc=None):
-        self.kind, self.rest_url, self.grpc_target = kind, rest_url, grpc_target
-        self.model_dir = model_dir  # The SavedModel served as the newest version.
-        self.versions = versions  # Versions 1, 2 and labels stable, canary are served.
-        self.rest, self.grpc = rest, grpc  # The stand-ins (for fault injection), if any.
-
-    def client(self, transport: str, target=ModelTarget(), **options):
-        backoff = options.pop("backoff", None)
-        options = ClientOptions(**options)
-        if transport == "rest":
-            if not self.rest_url:
-                pytest.skip("no REST URL for this backend")
-            return RestClient(self.rest_url, target, options, backoff)
-        if not self.grpc_target:
-            pytest.skip("no gRPC target for this backend")
-        return GrpcClient(self.grpc_target, target, options, backoff)
-
-    def need_versions(self):
-        if not self.versions:
-            pytest.skip("an external server: its versions and labels are unknown")
-
-
-@pytest.fixture(scope="module")
-def standins(serving_root):
-    models = ServedModels.from_base_path(serving_root, "imdb", LABELS)
-    with RestStandIn(models) as rest, GrpcStandIn(models) as grpc_server:
-        yield rest, grpc_server
-
-
-MODEL_CONFIG = """model_config_list {{
-  config {{
-    name: "imdb"
-    base_path: "{base_path}"
-    model_platform: "tensorflow"
-    model_version_policy {{ all {{}} }}
-    version_labels {{ key: "stable" value: 1 }}
-    version_labels {{ key: "canary" value: 2 }}
-  }}
-}}
-"""
-
-
-def _wait_available(url: str, process, log_path: str, seconds: float = 120) -> None:
-    deadline = time.time() + seconds
-    while time.time() < deadline:
-        if process.poll() is not None:
-            break
-        try:
-            with urllib.request.urlopen(url + "/v1/models/imdb", timeout=2) as answer:
-                states = [v["state"] for v in json.load(answer)["model_version_status"]]
-            if len(states) == 2 and set(states) == {"AVAILABLE"}:
-                return
-        except OSError:
-            pass
-        time.sleep(0.5)
-    with open(log_path) as log:
-        tail = log.read()[-2000:]
-    process.kill()
-    pytest.fail(f"tensorflow_model_server did not serve imdb in {seconds} s:\n{tail}")
-
-
-@pytest.fixture(scope="module", params=["standin", "tf_serving"])
-def backend(request, serving_root, tmp_path_factory):
-    if request.param == "standin":
-        rest, grpc_server = request.getfixturevalue("standins")
-        yield Backend("standin", rest.url, grpc_server.target,
-                      os.path.join(serving_root, "2"), rest=rest, grpc=grpc_server)
-        return
-    rest_url, grpc_target = (os.environ.get("TF_SERVING_REST_URL"),
-                             os.environ.get("TF_SERVING_GRPC_TARGET"))
-    if rest_url or grpc_target:
-        model_dir = os.environ.get("TF_SERVING_MODEL_DIR")
-        if not model_dir:
-            pytest.skip("TF_SERVING_REST_URL/TF_SERVING_GRPC_TARGET set but not "
-                        "TF_SERVING_MODEL_DIR (the SavedModel that server serves as 'imdb')")
-        yield Backend("external", rest_url, grpc_target, model_dir, versions=False)
-        return
-    binary = shutil.which("tensorflow_model_server")
-    if not binary:
-        pytest.skip("no tensorflow_model_server on PATH and TF_SERVING_REST_URL / "
-                    "TF_SERVING_GRPC_TARGET unset")
-    work = tmp_path_factory.mktemp("tf_serving")
-    config = work / "models.config"
-    config.write_text(MODEL_CONFIG.format(base_path=serving_root))
-    rest_port, grpc_port = free_port(), free_port()
-    log_path = str(work / "server.log")
-    with open(log_path, "w") as log:
-        process = subprocess.Popen(
-            [binary, f"--port={grpc_port}", f"--rest_api_port={rest_port}",
-             f"--model_config_file={config}", "--allow_version_labels_for_unavailable_models"],
-            stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{rest_port}"
-    try:
-        _wait_available(url, process, log_path)
-        yield Backend("tf_serving", url, f"127.0.0.1:{grpc_port}",
-                      os.path.join(serving_root, "2"))
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-
-
-def assert_matches(predictions, reference, signature, reviews):
-    want = reference.probabilities(signature, reviews)
-    assert len(predictions) == len(reviews)
-    if signature == CLASSIFY_SIGNATURE:
-        got = [[p.scores[CLASS_NAMES[0]], p.scores[CLASS_NAMES[1]]] for p in predictions]
-        np.testing.assert_allclose(got, want, atol=TOLERANCE, rtol=0)
-        want = want[:, 1]
-    np.testing.assert_allclose([p.probability for p in predictions], want, atol=TOLERANCE,
-                               rtol=0)
-    assert [p.label for p in predictions] == [CLASS_NAMES[int(w >= 0.5)] for w in want]
-
-
-def is_one_line(text: str) -> bool:
-    return "\n" not in text and "Traceback" not in text and text.strip() == text and text
 
 
 # ------------------------------------------------------------------------------------------
