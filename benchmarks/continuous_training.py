@@ -26,7 +26,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from benchmarks.machine import cpu_model  # noqa: E402
 from pipeline.config import make_config  # noqa: E402
-from reports import report  # noqa: E402
+from reports import run_record  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -76,7 +76,7 @@ def run(work: str, name: str, out: str, span: int, flags, log_name: str) -> dict
         code = subprocess.run(command, cwd=REPO, stdout=log, stderr=subprocess.STDOUT).returncode
     result = {"run": name, "span": span, "exit_code": code, "seconds": round(time.time() - start)}
     if code == 0:
-        latest = report.latest_run(make_config(output_dir=out))
+        latest = run_record.latest_run(make_config(output_dir=out))
         summary = latest.training_summary() or {}
         result.update({
             "trainer_seconds": round(latest.nodes["Trainer"].seconds, 1),

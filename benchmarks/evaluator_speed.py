@@ -37,7 +37,7 @@ from tfx.utils import proto_utils
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from components.evaluator import EvaluatorExecutor  # noqa: E402
 from components.gate_metrics import PairedIntervals  # noqa: E402
-from reports import report  # noqa: E402
+from reports import run_record  # noqa: E402
 from pipeline.config import make_config  # noqa: E402
 from pipeline.pipeline import eval_config  # noqa: E402
 
@@ -79,7 +79,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--workers", type=int, default=1,
                         help="1: Beam's in_memory direct runner; N > 1: multi_processing.")
     args = parser.parse_args(argv)
-    run = report.latest_run(make_config(output_dir=args.output_dir))
+    run = run_record.latest_run(make_config(output_dir=args.output_dir))
     examples = standard_artifacts.Examples()
     examples.uri = run.artifact("TfdsExampleGen", "examples").uri
     examples.split_names = '["train", "eval", "test"]'
@@ -110,7 +110,7 @@ def main(argv=None) -> dict:
              "example_splits": '["test"]', "fairness_indicator_thresholds": "null",
              "current_component_id": "Evaluator"})
         seconds = time.perf_counter() - start
-        metrics = report.load_metrics(evaluation.uri)
+        metrics = run_record.load_metrics(evaluation.uri)
     result = {"cpu": cpu_model(), "cores": os.cpu_count(), "variant": args.variant,
               "with_baseline": args.with_baseline,
               "beam_mode": mode, "seconds": round(seconds, 1),

@@ -30,7 +30,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from benchmarks.machine import cpu_model  # noqa: E402
 from components import gate_metrics  # noqa: E402
 from pipeline.config import make_config  # noqa: E402
-from reports import report, report_data  # noqa: E402
+from reports import report_data  # noqa: E402
+from reports import run_record  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -45,7 +46,7 @@ def train(work: str, name: str, flags: str) -> dict:
         start = time.time()
         with open(os.path.join(work, f"{name}.log"), "w") as log:
             subprocess.run(command, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, check=True)
-        run = report.latest_run(make_config(output_dir=out))
+        run = run_record.latest_run(make_config(output_dir=out))
         model_dir = os.path.join(run.artifact("Trainer", "model").uri, "Format-Serving")
         config = make_config()
         scored = report_data.predict_split(

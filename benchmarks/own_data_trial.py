@@ -28,7 +28,7 @@ from benchmarks.machine import cpu_model  # noqa: E402
 from components import span_ledger  # noqa: E402
 from contract.review_hashes import review_hash  # noqa: E402
 from pipeline.config import make_config  # noqa: E402
-from reports import report  # noqa: E402
+from reports import run_record  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _SENTENCE_END = re.compile(r"(?<=[.!?])(\s|<br)")
@@ -123,7 +123,7 @@ def main() -> None:
         if before:
             before()
         code, seconds = run(base + flags, log)
-        latest = report.latest_run(config)
+        latest = run_record.latest_run(config)
         drift = latest.drift() or {}
         verdicts = ", ".join(f"span {e['span']}: {e['verdict']}" for e in drift.get("spans", []))
         if code:

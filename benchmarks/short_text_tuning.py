@@ -34,7 +34,7 @@ from benchmarks.machine import cpu_model  # noqa: E402
 from benchmarks.own_data_trial import first_sentence, write_csv  # noqa: E402
 from contract.review_hashes import review_hash  # noqa: E402
 from pipeline.config import make_config  # noqa: E402
-from reports import report  # noqa: E402
+from reports import run_record  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ARMS = {
@@ -95,7 +95,7 @@ def run_arm(work: str, data: str, name: str, flags: str, holdout) -> dict:
     if code != 0:
         print(json.dumps(result), flush=True)
         return result
-    latest = report.latest_run(make_config(output_dir=out, input_pattern="x", test_pattern="y"))
+    latest = run_record.latest_run(make_config(output_dir=out, input_pattern="x", test_pattern="y"))
     summary = latest.training_summary() or {}
     # The Trainer's export, pushed or not (the bar is the test set's majority class).
     model_dir = os.path.join(latest.artifact("Trainer", "model").uri, "Format-Serving")

@@ -18,7 +18,7 @@ import numpy as np
 import tensorflow as tf
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from reports import report  # noqa: E402
+from reports import run_record
 from pipeline.config import make_config  # noqa: E402
 from contract import signatures  # noqa: E402
 
@@ -28,7 +28,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--output-dir", default="pipeline_output")
     parser.add_argument("--batch-size", type=int, default=256)
     args = parser.parse_args(argv)
-    run = report.latest_run(make_config(output_dir=args.output_dir))
+    run = run_record.latest_run(make_config(output_dir=args.output_dir))
     examples = run.artifact("TfdsExampleGen", "examples")
     model = run.artifact("Trainer", "model")
     files = sorted(glob.glob(os.path.join(examples.uri, "Split-test", "*.gz")))

@@ -29,7 +29,7 @@ from tfx.utils import io_utils
 from tfx_bsl.public import tfxio
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from reports import report  # noqa: E402
+from reports import run_record
 from components import transform  # noqa: E402
 from pipeline.config import make_config  # noqa: E402
 from trainer import preprocessing  # noqa: E402
@@ -52,7 +52,7 @@ def main(argv=None) -> dict:
     overrides = {k: v for k, v in (("ngram_vocab_size", args.ngram_vocab_size),
                                    ("ngram_max", args.ngram_max)) if v is not None}
     config = make_config(ngram_vocab_exact=args.ngram_vocab_exact, **overrides)
-    run = report.latest_run(make_config(output_dir=args.output_dir))
+    run = run_record.latest_run(make_config(output_dir=args.output_dir))
     examples = run.artifact("TfdsExampleGen", "examples").uri
     schema = io_utils.parse_pbtxt_file(
         os.path.join(run.artifact("CuratedSchemaGen", "schema").uri, "schema.pbtxt"),

@@ -24,7 +24,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from benchmarks.machine import cpu_model  # noqa: E402
 from pipeline.config import make_config  # noqa: E402
-from reports import report  # noqa: E402
+from reports import run_record  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ARMS = {"fixed": "--tuning fixed --epochs 4", "auto": ""}
@@ -40,7 +40,7 @@ def run_arm(work: str, name: str, flags: str) -> dict:
     result = {"arm": name, "flags": flags, "exit_code": code,
               "seconds": round(time.time() - start)}
     if code == 0:
-        latest = report.latest_run(make_config(output_dir=out))
+        latest = run_record.latest_run(make_config(output_dir=out))
         summary = latest.training_summary() or {}
         result.update({
             "components": {node: round(run.seconds) for node, run in latest.nodes.items()},

@@ -43,13 +43,13 @@ def prepare_data(output_dir: str, work_dir: str, validation_percent: int) -> Dic
     """Transformed records re-split into train / validation_eval / validation_extra files."""
     import tensorflow as tf
 
-    from reports import report
+    from reports import run_record
     from pipeline.config import make_config
     from trainer import preprocessing
 
     paths = {name: os.path.join(work_dir, "data", f"{name}.gz")
              for name in ("train", "validation_eval", "validation_extra")}
-    run = report.latest_run(make_config(output_dir=output_dir))
+    run = run_record.latest_run(make_config(output_dir=output_dir))
     transformed = run.artifact("Transform", "transformed_examples").uri
     graph = run.artifact("Transform", "transform_graph").uri
     with open(os.path.join(work_dir, "source.json"), "w") as out:

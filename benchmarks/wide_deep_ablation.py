@@ -17,7 +17,7 @@ import tensorflow as tf
 import tensorflow_transform as tft
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from reports import report  # noqa: E402
+from reports import run_record
 from pipeline.config import make_config  # noqa: E402
 from trainer import data  # noqa: E402
 
@@ -27,7 +27,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--output-dir", default="pipeline_output")
     parser.add_argument("--label", default="label")
     args = parser.parse_args(argv)
-    run = report.latest_run(make_config(output_dir=args.output_dir))
+    run = run_record.latest_run(make_config(output_dir=args.output_dir))
     model_dir = os.path.join(run.artifact("Trainer", "model").uri, "Format-Serving")
     model = tf.keras.models.load_model(model_dir)
     if len(model.inputs) == 1:

@@ -101,8 +101,9 @@ def _print_report(config: PipelineConfig, html: Optional[str] = None, screenshot
     """The last run's report, with its plots written to the output dir; with `html` ("" = the
     default per-run path) also the self-contained HTML page, and its screenshot if asked."""
     from reports import report
+    from reports import run_record
 
-    run = report.latest_run(config)
+    run = run_record.latest_run(config)
     from components import span_ledger
 
     ledger = span_ledger.read(config.span_ledger_dir) or None  # None: a TFDS run.

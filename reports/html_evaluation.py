@@ -4,7 +4,8 @@ length, calibration), computed by scoring the test split with the run's model.""
 import os
 
 from components import gate_metrics
-from reports import report, report_data, report_plots
+from reports import metric_text, report_data, report_plots
+from reports import run_record
 from pipeline.config import PipelineConfig
 from reports.html import cell, esc, image, para, section, table
 from pipeline import nodes
@@ -29,11 +30,11 @@ def _interval(values: dict, name: str) -> str:
     return "" if low is None or high is None else f"{low:.4f} – {high:.4f}"
 
 
-def metrics_part(run: report.RunReport) -> list:
+def metrics_part(run: run_record.RunRecord) -> list:
     evaluation = run.artifact(nodes.EVALUATOR, "evaluation")
     if evaluation is None:
         return [para("The Evaluator did not run.", "bad")]
-    slices = report.load_slices(evaluation.uri)
+    slices = run_record.load_slices(evaluation.uri)
     baseline = run.baseline_metrics()
     headers = ["metric", "candidate", "95 % interval"] + (
         ["baseline (served)"] if baseline else [])
@@ -50,23 +51,23 @@ def metrics_part(run: report.RunReport) -> list:
              para("Intervals: 95 %, percentile bootstrap over the test reviews "
                   "(components/gate_metrics.py); the expected calibration error uses 10 "
                   "equal-width bins of the predicted probability.", "note")]
-    gate_slices = report.slice_rows(overall)
+    gate_slices = metric_text.slice_rows(overall)
     if gate_slices:
         paired = any(gate_metrics.ACCURACY_DIFF in row for row in gate_slices)
         parts += ["<h3>Slices the gate judges</h3>", table(
             ["slice", "reviews", "accuracy (95 % interval)"]
             + (["candidate − served (95 % interval)"] if paired else []),
             [[cell(row["name"]), cell(int(row.get("reviews", 0)), f"slice_reviews:{row['where']}"),
-              cell(report.interval_text(row, "binary_accuracy"),
+              cell(metric_text.interval_text(row, "binary_accuracy"),
                    f"slice_accuracy:{row['where']}")]
-             + ([cell(report.difference_text(row), f"slice_difference:{row['where']}")]
+             + ([cell(metric_text.difference_text(row), f"slice_difference:{row['where']}")]
                 if paired else []) for row in gate_slices])]
     if per_slice:  # --eval-label-slices; per class, the confusion matrix below says it too.
         parts += ["<h3>Per slice</h3>", table(["slice", *METRICS], per_slice)]
     return parts
 
 
-def decision_part(run: report.RunReport) -> list:
+def decision_part(run: run_record.RunRecord) -> list:
     blessed = run.blessed
     if blessed is None:
         return [para("No blessing: the Evaluator did not finish.", "bad")]
@@ -78,10 +79,10 @@ def decision_part(run: report.RunReport) -> list:
     if baseline is not None:
         against = (f"the served model (version {version.int_value}): accuracy "
                    f'<span data-key="baseline_accuracy">{baseline:.4f}</span>; '
-                   f'<span data-key="difference">{esc(report.difference_text(metrics))}'
+                   f'<span data-key="difference">{esc(metric_text.difference_text(metrics))}'
                    f"</span>; churn (predicted labels that flip) "
                    f'<span data-key="churn">'
-                   f"{esc(report.interval_text(metrics, gate_metrics.FLIP_RATE))}</span>")
+                   f"{esc(metric_text.interval_text(metrics, gate_metrics.FLIP_RATE))}</span>")
     else:
         against = "no baseline (nothing served yet): only the absolute bar applies"
     verdict = ('<span class="good" data-key="blessed">blessed</span>' if blessed else
@@ -112,7 +113,7 @@ def decision_part(run: report.RunReport) -> list:
     return ["<h3>Blessing and push</h3>", *parts]
 
 
-def _model_dir(run: report.RunReport):
+def _model_dir(run: run_record.RunRecord):
     """The candidate (what TFMA scored above); the pushed copy if the Trainer's is gone."""
     model = run.artifact(nodes.TRAINER, "model")
     candidate = model and os.path.join(model.uri, "Format-Serving")
@@ -121,7 +122,7 @@ def _model_dir(run: report.RunReport):
     return run.pushed_destination
 
 
-def predictions_part(run: report.RunReport, config: PipelineConfig, max_reviews: int) -> list:
+def predictions_part(run: run_record.RunRecord, config: PipelineConfig, max_reviews: int) -> list:
     examples = run.examples()
     model_dir = _model_dir(run)
     files = examples and report_data.split_files(examples.uri, "test")
@@ -154,6 +155,6 @@ def predictions_part(run: report.RunReport, config: PipelineConfig, max_reviews:
               "accuracy by review length")]
 
 
-def evaluation_section(run: report.RunReport, config: PipelineConfig, max_reviews: int) -> str:
+def evaluation_section(run: run_record.RunRecord, config: PipelineConfig, max_reviews: int) -> str:
     return section("evaluation", "Evaluation", [
         *metrics_part(run), *decision_part(run), *predictions_part(run, config, max_reviews)])

@@ -12,6 +12,7 @@ from typing import Optional
 from components import gate_metrics, span_ledger
 from contract.settings import CACHE_KEYS
 from reports import report, report_data, report_plots
+from reports import run_record
 from reports.html import cell, esc, image, para, section, table
 from reports.html_evaluation import evaluation_section
 from pipeline.config import PipelineConfig
@@ -38,7 +39,7 @@ def _when(seconds: float) -> str:
         "%Y-%m-%d %H:%M:%S UTC")
 
 
-def run_section(run: report.RunReport) -> str:
+def run_section(run: run_record.RunRecord) -> str:
     nodes = list(run.nodes.values())
     start = min(n.start for n in nodes)
     end = max(n.end for n in nodes)
@@ -67,7 +68,7 @@ def run_section(run: report.RunReport) -> str:
     return section("run", f"Run {run.run_id}", parts)
 
 
-def data_section(run: report.RunReport, config: PipelineConfig) -> str:
+def data_section(run: run_record.RunRecord, config: PipelineConfig) -> str:
     counts = run.split_counts()
     parts = [table(["split", "reviews"], [[cell(s), cell(n, f"split:{s}")]
                                          for s, n in counts.items()])
@@ -135,7 +136,7 @@ def data_section(run: report.RunReport, config: PipelineConfig) -> str:
     return section("data", "Data", parts)
 
 
-def tuning_section(run: report.RunReport) -> str:
+def tuning_section(run: run_record.RunRecord) -> str:
     trials, tuning = run.trials(), run.tuning()
     decision = para('Tuner: <span data-key="tuning">'
                     f"{esc(report.tuning_text(tuning))}</span>.") if tuning else ""
@@ -154,7 +155,7 @@ def tuning_section(run: report.RunReport) -> str:
               "tuner trials")])
 
 
-def training_section(run: report.RunReport) -> str:
+def training_section(run: run_record.RunRecord) -> str:
     summary = run.training_summary()
     if not summary:
         return section("training", "Training", [para("No training summary.", "note")])
@@ -201,7 +202,7 @@ def training_section(run: report.RunReport) -> str:
     return section("training", "Training", parts)
 
 
-def _curves(run: report.RunReport, members) -> bytes:
+def _curves(run: run_record.RunRecord, members) -> bytes:
     """The Trainer's own training_curves.png, or drawn again from the summary's histories."""
     import tensorflow as tf
 
@@ -216,7 +217,7 @@ def _curves(run: report.RunReport, members) -> bytes:
         lambda out: plot_history([m["history"] for m in members], out))
 
 
-def verdict_section(run: report.RunReport) -> str:
+def verdict_section(run: run_record.RunRecord) -> str:
     """What a reader came for, first: test accuracy, blessed or not and why, what was pushed,
     the served baseline it was judged against."""
     metrics = run.test_metrics()
@@ -247,7 +248,7 @@ def verdict_section(run: report.RunReport) -> str:
     return section("verdict", "Verdict", lines)
 
 
-def build_html(run: report.RunReport, config: PipelineConfig,
+def build_html(run: run_record.RunRecord, config: PipelineConfig,
                max_reviews: int = DEFAULT_REVIEWS) -> str:
     body = [verdict_section(run), run_section(run), data_section(run, config),
             tuning_section(run), training_section(run),
@@ -260,15 +261,15 @@ def build_html(run: report.RunReport, config: PipelineConfig,
             + "".join(body) + "</body></html>\n")
 
 
-def default_path(config: PipelineConfig, run: report.RunReport) -> str:
+def default_path(config: PipelineConfig, run: run_record.RunRecord) -> str:
     return os.path.join(config.output_dir, "reports", f"run-{run.run_id}.html")
 
 
 def write_html_report(config: PipelineConfig, path: str = "",
-                      run: Optional[report.RunReport] = None,
+                      run: Optional[run_record.RunRecord] = None,
                       max_reviews: int = DEFAULT_REVIEWS) -> str:
     """Writes the latest run's page (default: <output-dir>/reports/run-<id>.html); its path."""
-    run = run or report.latest_run(config)
+    run = run or run_record.latest_run(config)
     path = path or default_path(config, run)
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     with open(path, "w", encoding="utf-8") as out:

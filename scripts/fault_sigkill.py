@@ -28,7 +28,7 @@ from typing import Dict, List, Optional
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from reports import report  # noqa: E402
+from reports import run_record
 from pipeline.config import make_config  # noqa: E402
 
 DEFAULT_FLAGS = ["--preset", "smoke", "--max-examples", "2000", "--epochs", "2"]
@@ -66,7 +66,7 @@ def run_until(output_dir: str, flags: List[str], kill_in: Optional[str], delay: 
 
 
 def node_states(output_dir: str) -> Dict[str, str]:
-    run = report.latest_run(make_config(output_dir=output_dir))
+    run = run_record.latest_run(make_config(output_dir=output_dir))
     return {node: run.nodes[node].state for node in ORDER if node in run.nodes}
 
 
@@ -94,7 +94,7 @@ def main(argv=None) -> int:
         outcome = run_until(killed_dir, flags, victim, args.delay,
                             os.path.join(args.work_dir, f"run{index + 1}.log"))
         states = node_states(killed_dir)
-        run = report.latest_run(make_config(output_dir=killed_dir))
+        run = run_record.latest_run(make_config(output_dir=killed_dir))
         step = {"run": index + 1, "killed_in": victim, **outcome, "states": states}
         if victim:
             expect(outcome["killed_after_s"] is not None, f"{victim} never started")
@@ -126,9 +126,9 @@ def main(argv=None) -> int:
 
     reference = run_until(reference_dir, flags, None, 0,
                           os.path.join(args.work_dir, "reference.log"))
-    resumed_accuracy = report.latest_run(make_config(output_dir=killed_dir)).test_metrics().get(
+    resumed_accuracy = run_record.latest_run(make_config(output_dir=killed_dir)).test_metrics().get(
         "binary_accuracy")
-    reference_accuracy = report.latest_run(make_config(
+    reference_accuracy = run_record.latest_run(make_config(
         output_dir=reference_dir)).test_metrics().get("binary_accuracy")
     expect(reference["exit_code"] == 0, "the reference run failed")
     expect(resumed_accuracy is not None and reference_accuracy is not None

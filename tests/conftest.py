@@ -43,10 +43,10 @@ def pipeline_config(tmp_path_factory, tiny_tfds_dir, tiny_glove_path):
 @pytest.fixture(scope="session")
 def first_run(pipeline_config):
     from pipeline import local_runner
-    from reports import report
+    from reports import run_record
 
     local_runner.run(pipeline_config)
-    return report.latest_run(pipeline_config)
+    return run_record.latest_run(pipeline_config)
 
 
 @pytest.fixture(scope="session")

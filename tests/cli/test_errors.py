@@ -10,7 +10,7 @@ USER_FACING = [("pipeline.config", "ConfigError", 2), ("components.tfds_example_
                ("components.pusher", "PushError", 1), ("trainer.glove", "GloveError", 1),
                ("contract.settings", "SettingsError", 1), ("serving.errors", "ServingError", 1),
                ("reports.report_browser", "BrowserError", 1), ("pipeline.run_lock",
-               "RunLockedError", 1), ("reports.report", "NoRunError", 1),
+               "RunLockedError", 1), ("reports.run_record", "NoRunError", 1),
                ("components.skew_guard", "SkewError", 1),
                ("contract.review_files", "InputDataError", 1), ("components.spans",
                "SpanError", 1), ("components.drift", "DriftError", 1), ("serving.batch",

@@ -16,7 +16,7 @@ from tests.tiny_data import tiny_csv_reviews, write_tiny_csv, write_tiny_spans
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory, tiny_glove_path):
     from pipeline.config import make_config
-    from reports import report
+    from reports import run_record
 
     root = tmp_path_factory.mktemp("ct")
     layout = write_tiny_spans(str(root / "reviews"), spans=2, per_span=100, test=40)
@@ -30,21 +30,21 @@ def runs(tmp_path_factory, tiny_glove_path):
     done = {}
     for name, extra in (("span1", ["--span", "1"]), ("span2", ["--span", "2", "--window", "2"])):
         assert cli.main(["run", *flags, *extra]) == 0, name
-        done[name] = report.latest_run(config)
+        done[name] = run_record.latest_run(config)
     # A third span whose reviews are all positive: an upstream filter gone wrong.
     drifted = [(text, 1) for text, label in tiny_csv_reviews("span-3", 100) if label == 1]
     write_tiny_csv(os.path.join(str(root / "reviews"), "span-3", "reviews.csv"), drifted,
                    ("negative", "positive"))
     done["drift_exit_code"] = cli.main(["run", *flags, "--span", "3", "--window", "2"])
-    done["after_drift"] = report.latest_run(config)
+    done["after_drift"] = run_record.latest_run(config)
     # Span 4, like spans 1-2: its window of 2 must not take the blocked span 3 back in.
     write_tiny_csv(os.path.join(str(root / "reviews"), "span-4", "reviews.csv"),
                    tiny_csv_reviews("span-4", 100), ("negative", "positive"))
     span4 = ["run", *flags, "--span", "4", "--window", "2"]
     assert cli.main(span4) == 0
-    done["span4"] = report.latest_run(config)
+    done["span4"] = run_record.latest_run(config)
     assert cli.main(span4) == 0
-    done["rerun"] = report.latest_run(config)
+    done["rerun"] = run_record.latest_run(config)
     # Ten test reviews removed: the same flags must score the new test set.
     test_file = layout["test_pattern"].replace("*", "reviews")
     with open(test_file, encoding="utf-8", newline="") as f:
@@ -52,7 +52,7 @@ def runs(tmp_path_factory, tiny_glove_path):
     with open(test_file, "w", encoding="utf-8", newline="") as f:
         f.write("\r\n".join(lines[:-11] + [""]))
     assert cli.main(span4) == 0
-    done["new_test"] = report.latest_run(config)
+    done["new_test"] = run_record.latest_run(config)
     own = make_config(output_dir=out, input_pattern=layout["input_pattern"],
                       test_pattern=layout["test_pattern"])
     done["ledger"] = span_ledger.read(own.span_ledger_dir)

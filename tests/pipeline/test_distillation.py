@@ -12,7 +12,7 @@ from components.pusher import SOURCE_FILE
 @pytest.fixture(scope="module")
 def distilled_run(tmp_path_factory, tiny_tfds_dir, tiny_glove_path):
     from pipeline import local_runner
-    from reports import report
+    from reports import run_record
     from pipeline.config import make_config
 
     config = make_config(
@@ -22,7 +22,7 @@ def distilled_run(tmp_path_factory, tiny_tfds_dir, tiny_glove_path):
         max_accuracy_drop=1.0, tuning="fixed", ngram_vocab_size=300, ngram_max=2,
         ensemble_size=1, unlabeled_split="unsupervised")
     local_runner.run(config)
-    return report.latest_run(config)
+    return run_record.latest_run(config)
 
 
 def test_unlabeled_reviews_flow_past_validation_into_transform(distilled_run):

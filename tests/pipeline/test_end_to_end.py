@@ -15,7 +15,7 @@ import tensorflow as tf
 
 from components.gate_metrics import NON_INFERIORITY, SLICE_NON_INFERIORITY
 from pipeline import local_runner
-from reports import report
+from reports import run_record
 from contract.signatures import RAW_TEXT_SIGNATURE
 
 NODES = {"TfdsExampleGen", "StatisticsGen", "CuratedSchemaGen", "ExampleValidator",
@@ -35,7 +35,7 @@ def second_run(first_run, pipeline_config):
                                     wide_c_values=(1e-6,), average_from_epoch=0,
                                     ensemble_size=1, min_accuracy=0.0, max_accuracy_drop=0.0)
     local_runner.run(worse)
-    return report.latest_run(worse)
+    return run_record.latest_run(worse)
 
 
 @pytest.fixture(scope="session")
@@ -45,7 +45,7 @@ def reuse_run(second_run, pipeline_config):
     from being pushed, so the last test's rerun still finds the first model served."""
     reuse = pipeline_config.replace(min_accuracy=1.0, vocab_size=400)
     local_runner.run(reuse)
-    return report.latest_run(reuse)
+    return run_record.latest_run(reuse)
 
 
 def test_every_component_ran_and_is_in_mlmd(first_run):
@@ -230,7 +230,7 @@ def test_rerun_with_nothing_changed_is_a_cache_hit_and_pushes_nothing(reuse_run,
 
     before = version_dirs(pipeline_config.resolved_serving_dir)
     local_runner.run(pipeline_config)
-    rerun = report.latest_run(pipeline_config)
+    rerun = run_record.latest_run(pipeline_config)
     states = {name: node.state for name, node in rerun.nodes.items()}
     assert set(states.values()) == {"CACHED"}, states
     assert version_dirs(pipeline_config.resolved_serving_dir) == before

@@ -24,7 +24,7 @@ from tfx.types import standard_artifacts
 from pipeline import nodes
 from pipeline.beam import portable_args
 from pipeline.pipeline import create_pipeline
-from reports.report import load_metrics
+from reports.run_record import load_metrics
 from trainer.preprocessing import NGRAM_VOCAB_NAME, VOCAB_NAME
 from tests.support.executors import artifact, exec_properties, free_port
 

@@ -249,11 +249,11 @@ def test_non_tty_training_log_has_epoch_lines_and_no_progress_bars(first_run, re
 
 
 def test_a_run_that_stopped_early_still_gets_a_page_saying_what_is_missing(tmp_path):
-    from reports import report
+    from reports import run_record
     from pipeline.config import make_config
 
-    failed = report.NodeRun("ExampleValidator", "FAILED", 2.0, {}, 100.0, 102.0)
-    run = report.RunReport("r1", {"ExampleValidator": failed}, "m.sqlite")
+    failed = run_record.NodeRun("ExampleValidator", "FAILED", 2.0, {}, 100.0, 102.0)
+    run = run_record.RunRecord("r1", {"ExampleValidator": failed}, "m.sqlite")
     page = html_report.build_html(run, make_config("smoke", output_dir=str(tmp_path)))
     assert keyed(page, "state:ExampleValidator") == "FAILED"
     assert "No split counts" in page and "No Tuner in this run" in page

@@ -24,7 +24,7 @@ def test_plot_trials_writes_a_png_that_grows_with_the_trials(tmp_path):
 
 
 def _refused_run(monkeypatch, failures, bar):
-    """A RunReport whose Evaluator refused the model with `failures` (TFMA's
+    """A RunRecord whose Evaluator refused the model with `failures` (TFMA's
     ValidationFailure protos), read as the report reads a real one."""
     import json
 
@@ -32,7 +32,7 @@ def _refused_run(monkeypatch, failures, bar):
     from ml_metadata.proto import metadata_store_pb2
     from tensorflow_model_analysis.proto import validation_result_pb2 as vr
 
-    from reports import report
+    from reports import run_record
 
     def artifact(**props):
         found = metadata_store_pb2.Artifact(uri="evaluation")
@@ -47,16 +47,16 @@ def _refused_run(monkeypatch, failures, bar):
     result = vr.ValidationResult(validation_ok=False)
     result.metric_validations_per_slice.add(failures=failures)
     monkeypatch.setattr(tfma, "load_validation_result", lambda uri: result)
-    monkeypatch.setattr(report.RunReport, "baseline_metrics",
+    monkeypatch.setattr(run_record.RunRecord, "baseline_metrics",
                         lambda self, slice_key=(): {"binary_accuracy": 0.7301})
-    evaluator = report.NodeRun("Evaluator", "COMPLETE", 1.0, {
+    evaluator = run_record.NodeRun("Evaluator", "COMPLETE", 1.0, {
         "evaluation": [artifact()],
         "blessing": [artifact(blessed=0, accuracy_bar=json.dumps(bar))]})
-    baseline = report.NodeRun("ServingBaseline", "COMPLETE", 1.0,
-                              {"model": [artifact(served_version=1700000000)]})
-    pusher = report.NodeRun("Pusher", "COMPLETE", 1.0, {"pushed_model": [artifact(pushed=0)]})
-    return report.RunReport("r", {"Evaluator": evaluator, "ServingBaseline": baseline,
-                                  "Pusher": pusher}, "m")
+    baseline = run_record.NodeRun("ServingBaseline", "COMPLETE", 1.0,
+                                  {"model": [artifact(served_version=1700000000)]})
+    pusher = run_record.NodeRun("Pusher", "COMPLETE", 1.0, {"pushed_model": [artifact(pushed=0)]})
+    return run_record.RunRecord("r", {"Evaluator": evaluator, "ServingBaseline": baseline,
+                                      "Pusher": pusher}, "m")
 
 
 def _failure(value, lower_bound, name="binary_accuracy"):
@@ -81,11 +81,11 @@ def test_a_refusal_names_the_value_the_bar_and_the_flag(monkeypatch):
         "majority class: always answering label 1 scores 0.5192 on the 1040 test reviews; "
         "--min-accuracy sets another)")
     from components import gate_metrics
-    from reports import report
+    from reports import run_record
 
     run = _refused_run(monkeypatch, [_failure(-0.0152, -0.005, gate_metrics.NON_INFERIORITY)],
                        {"value": 0.85, "rule": "--min-accuracy"})
-    monkeypatch.setattr(report.RunReport, "test_metrics", lambda self, slice_key=(): {
+    monkeypatch.setattr(run_record.RunRecord, "test_metrics", lambda self, slice_key=(): {
         "binary_accuracy": 0.7191, "accuracy_diff": -0.0110,
         "accuracy_diff_lower_bound": -0.0152, "accuracy_diff_upper_bound": -0.0068})
     assert run.blessing_failures() == [
@@ -97,10 +97,10 @@ def test_a_refusal_names_the_value_the_bar_and_the_flag(monkeypatch):
 def test_undefined_metrics_print_as_tfma_stores_them():
     """TFMA stores precision with no positive prediction as the string 'NaN'; a run on a
     small test set must still get its report (it stopped at the first format code)."""
-    from reports import report
+    from reports import metric_text
 
     metrics = {"precision": "NaN", "recall": 0.5, "recall_lower_bound": 0.25,
                "recall_upper_bound": 0.75, "accuracy_diff": "NaN"}
-    assert report.interval_text(metrics, "precision") == "NaN"
-    assert report.interval_text(metrics, "recall") == "0.5000 (95 % interval 0.2500 to 0.7500)"
-    assert report.difference_text(metrics) == "candidate - served: ?"
+    assert metric_text.interval_text(metrics, "precision") == "NaN"
+    assert metric_text.interval_text(metrics, "recall") == "0.5000 (95 % interval 0.2500 to 0.7500)"
+    assert metric_text.difference_text(metrics) == "candidate - served: ?"
