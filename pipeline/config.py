@@ -5,16 +5,17 @@ error at once), so a bad value costs a second, not a Transform run.
 """
 import dataclasses
 import os
-from typing import Any, Dict, List, Tuple
+from typing import Any, Dict, Tuple
 
 from contract.errors import UserError
-from contract.names import (DEFAULT_MODEL_NAME, DEFAULT_TEXT_FEATURE, MAJORITY_CLASS_BAR,
-                            model_name_problem)
+from contract.names import DEFAULT_MODEL_NAME, DEFAULT_TEXT_FEATURE, MAJORITY_CLASS_BAR
 from trainer.hparams import CELLS, TUNER_ALGORITHMS, ModelHParams
 from contract.settings import (FileInputSettings, PusherSettings, TrainerSettings,
                                TransformSettings, TunerSettings, setting)
 from contract.data_profile import DRIFT_ACTIONS
 from contract.review_files import FORMATS
+from pipeline.presets import PRESETS
+from pipeline.validation import APPROXIMATE_TOP_K_LIMIT, problems
 
 DEFAULT_GLOVE_PATH = os.path.join("~", ".cache", "glove", "glove.6B.50d.txt")
 PADDING_MODES = ("pre", "post")
@@ -28,8 +29,6 @@ LOCATION_FIELDS = ("pipeline_name", "output_dir", "pipeline_root", "metadata_pat
 # The absolute bar on IMDB: well below what the default model reaches (docs/results.md), well
 # above what a broken one does.
 IMDB_MIN_ACCURACY = 0.85
-# tft.experimental.approximate_vocabulary refuses larger top_k values.
-APPROXIMATE_TOP_K_LIMIT = 200000
 _HP = ModelHParams()  # The model's defaults live in ModelHParams; the flags below point at them.
 
 
@@ -355,108 +354,7 @@ class PipelineConfig:
         self.validate()
 
     def validate(self) -> "PipelineConfig":
-        errors: List[str] = []
-
-        def check(ok: bool, message: str):
-            if not ok:
-                errors.append(message)
-
-        for field in dataclasses.fields(self):  # The flags' choices, for configs built in code.
-            choices = field.metadata.get("choices")
-            value = getattr(self, field.name)
-            check(not choices or value in choices, f"--{field.name.replace('_', '-')} must be "
-                  f"one of {tuple(choices or ())}, got {value!r}")
-
-        check(bool(self.pipeline_name.strip()), "--pipeline-name must not be empty")
-        check(bool(self.tfds_name.strip()), "--tfds-name must not be empty")
-        if self.input_pattern:
-            check(bool(self.test_pattern), "--input-pattern needs --test-pattern: the test "
-                  "reviews the Evaluator scores, kept apart from the training files")
-            check(not self.unlabeled_split, "--unlabeled-split works with TFDS input only")
-        else:
-            check(not self.test_pattern and self.span == 0 and self.window == 1,
-                  "--test-pattern, --span and --window need --input-pattern")
-        check(not (self.warm_start and self.unlabeled_split), "--warm-start does not work "
-              "with --unlabeled-split (distillation trains its student from scratch)")
-        check(self.span >= 0, f"--span must be >= 0, got {self.span}")
-        check(min(self.max_label_shift, self.max_length_change, self.max_oov_increase) >= 0,
-              "--max-label-shift, --max-length-change and --max-oov-increase must be >= 0")
-        check(self.window >= 1, f"--window must be >= 1, got {self.window}")
-        check(not self.label_values or (len(self.label_values) == 2
-                                       and len(set(self.label_values)) == 2),
-              f"--label-values must be two different names (for 0, then 1), got "
-              f"{list(self.label_values)}")
-        check(bool(self.text_feature) and bool(self.label_feature)
-              and self.text_feature != self.label_feature,
-              "--text-feature and --label-feature must be two different, non-empty names")
-        check(0 < self.eval_percent < 100, f"--eval-percent must be in 1..99, got "
-              f"{self.eval_percent}")
-        check(self.max_examples >= 0, f"--max-examples must be >= 0, got {self.max_examples}")
-        check(self.vocab_size >= 1, f"--vocab-size must be >= 1, got {self.vocab_size}")
-        check(self.num_oov_buckets >= 1, f"--num-oov-buckets must be >= 1, got "
-              f"{self.num_oov_buckets}")
-        check(self.max_len >= 1, f"--max-len must be >= 1, got {self.max_len}")
-        check(self.epochs >= 1, f"--epochs must be >= 1, got {self.epochs}")
-        check(self.batch_size >= 1, f"--batch-size must be >= 1, got {self.batch_size}")
-        check(self.train_steps >= 0, f"--train-steps must be >= 0, got {self.train_steps}")
-        check(self.early_stopping_patience >= 0, "--early-stopping-patience must be >= 0")
-        check(0.0 < self.reduce_lr_factor <= 1.0, f"--reduce-lr-factor must be in (0, 1], got "
-              f"{self.reduce_lr_factor}")
-        check(not self.length_buckets or self.padding == "post",
-              "--length-buckets needs --padding post (batches are cut after each review's "
-              "last token); pass --length-buckets '' to turn bucketing off")
-        check(list(self.length_buckets) == sorted(set(self.length_buckets))
-              and all(b >= 1 for b in self.length_buckets),
-              f"--length-buckets must be increasing positive token counts, got "
-              f"{self.length_buckets}")
-        check(self.ngram_vocab_size >= 0, "--ngram-vocab-size must be >= 0")
-        check(1 <= self.ngram_max <= 5, f"--ngram-max must be in 1..5, got {self.ngram_max}")
-        check(self.ngram_vocab_exact or self.ngram_vocab_size <= APPROXIMATE_TOP_K_LIMIT,
-              f"--ngram-vocab-size {self.ngram_vocab_size} is above the approximate "
-              f"vocabulary's limit of {APPROXIMATE_TOP_K_LIMIT}; lower it or pass "
-              "--ngram-vocab-exact true")
-        check(bool(self.wide_c_values) and all(c > 0 for c in self.wide_c_values),
-              "--wide-c-values must be positive")
-        check(self.warmup_reviews >= 0, "--warmup-reviews must be >= 0")
-        check(self.keep_versions >= 0, "--keep-versions must be >= 0")
-        problem = model_name_problem(self.model_name)
-        check(problem is None, f"--model-name: {problem}")
-        check(self.ensemble_size >= 1, f"--ensemble-size must be >= 1, got "
-              f"{self.ensemble_size}")
-        check(self.average_from_epoch >= 0, f"--average-from-epoch must be >= 0, got "
-              f"{self.average_from_epoch}")
-        check(0.0 <= self.min_accuracy <= 1.0 or self.min_accuracy == -1.0,
-              f"--min-accuracy must be in [0, 1] (or -1: the default bar), got "
-              f"{self.min_accuracy}")
-        check(not self.accept_span or bool(self.input_pattern),
-              "--accept-span needs --input-pattern")
-        check(0.0 <= self.max_accuracy_drop <= 1.0, f"--max-accuracy-drop must be in [0, 1], "
-              f"got {self.max_accuracy_drop}")
-        check(self.gate_bootstrap_samples >= 100, "--gate-bootstrap-samples must be >= 100")
-        check(0.0 <= self.max_slice_accuracy_drop <= 1.0,
-              f"--max-slice-accuracy-drop must be in [0, 1], got {self.max_slice_accuracy_drop}")
-        check(self.min_slice_reviews >= 1, "--min-slice-reviews must be >= 1")
-        check(self.tuner_max_trials >= 1, "--tuner-max-trials must be >= 1")
-        check(self.tuner_epochs >= 1, "--tuner-epochs must be >= 1")
-        check(0.0 < self.tuner_train_fraction <= 1.0, "--tuner-train-fraction must be in (0, 1]")
-        check(len(self.tune_dropout) == 2 and 0.0 <= min(self.tune_dropout)
-              and max(self.tune_dropout) < 1.0 and self.tune_dropout[0] <= self.tune_dropout[1],
-              f"--tune-dropout must be 'low,high' within [0, 1), got {self.tune_dropout}")
-        for name in ("tune_units", "tune_num_layers"):
-            check(bool(getattr(self, name)) and min(getattr(self, name)) >= 1,
-                  f"--{name.replace('_', '-')} needs values >= 1")
-        check(bool(self.tune_cells) and set(self.tune_cells) <= set(CELLS),
-              f"--tune-cells must be among {CELLS}, got {self.tune_cells}")
-        check(bool(self.tune_bidirectional) and all(
-            v.lower() in ("true", "false", "1", "0", "yes", "no")
-            for v in self.tune_bidirectional), "--tune-bidirectional takes true/false values")
-        check(bool(self.tune_learning_rates) and all(0 < lr <= 1
-                                                      for lr in self.tune_learning_rates),
-              "--tune-learning-rates must be in (0, 1]")
-        try:
-            self.model_hparams().validate()
-        except ValueError as error:
-            errors.append(str(error))
+        errors = problems(self)
         if errors:
             raise ConfigError("invalid configuration:\n  - " + "\n  - ".join(errors))
         return self
@@ -469,35 +367,6 @@ class ConfigError(UserError, ValueError):
     """A config value that would make the pipeline fail or misbehave later."""
 
     exit_code = 2
-
-
-# The tutorial pads with Keras' pad_sequences ('pre' padding and truncation). Here padding is
-# masked, so its side changes no prediction; 'post' keeps the mask right-aligned, which a GPU
-# needs to run the recurrent layers with cuDNN instead of the generic kernel.
-_SEED_TUTORIAL = {
-    "vocab_size": 10000, "max_len": 80, "padding": "post", "truncating": "pre", "cell": "lstm",
-    "num_layers": 2, "units": 64, "dropout": 0.5, "spatial_dropout": 0.0,
-    "bidirectional": False, "pooling": "last", "dense_units": 32, "learning_rate": 1e-3,
-    # The tutorial trains 20 epochs without early stopping; its stacked GRU sits at chance for
-    # several epochs before it learns, which a short patience mistakes for the end.
-    "glove_trainable": False, "epochs": 20, "batch_size": 64, "early_stopping_patience": 20,
-    "reduce_lr_factor": 1.0, "average_from_epoch": 0, "ensemble_size": 1, "ngram_vocab_size": 0,
-    "min_accuracy": 0.5, "tuning": "fixed", "length_buckets": ()}
-
-# Small presets; flags given on the command line override them.
-PRESETS: Dict[str, Dict[str, Any]] = {
-    "full": {},
-    # A few hundred reviews end to end in about a minute: for trying changes, not for accuracy.
-    "smoke": {"max_examples": 400, "vocab_size": 2000, "max_len": 64, "units": 16,
-              "ngram_vocab_size": 2000, "tuner_max_trials": 2, "tune_units": (8, 16),
-              "tuner_train_fraction": 1.0, "tuner_epochs": 1, "epochs": 1, "batch_size": 32,
-              "min_accuracy": 0.0, "max_accuracy_drop": 1.0},
-    # The seed tutorial: vocab 10k, max_len 80 (keeps the ending), frozen GloVe, 2 x LSTM(64).
-    "seed": _SEED_TUTORIAL,
-    # The default pipeline without the wide part: the recurrent model alone.
-    "recurrent": {"ngram_vocab_size": 0},
-    "seed-gru": {**_SEED_TUTORIAL, "cell": "gru"},
-}
 
 
 def make_config(preset: str = "full", **overrides) -> PipelineConfig:
