@@ -1,26 +1,5 @@
-import matplotlib.image
-
-from reports import report_plots
-
-TRIALS = [
-    {"trial_id": "1", "score": 0.88, "units": 64, "cell": "gru", "num_layers": 1},
-    {"trial_id": "0", "score": 0.84, "units": 32, "cell": "gru", "num_layers": 1},
-    {"trial_id": "2", "score": 0.86, "units": 64, "cell": "lstm", "num_layers": 1},
-]
-
-
-def test_trial_labels_show_only_hyperparameters_that_vary():
-    labels = report_plots._trial_labels(TRIALS)
-    assert labels == ["#1 units=64 cell=gru", "#0 units=32 cell=gru", "#2 units=64 cell=lstm"]
-
-
-def test_plot_trials_writes_a_png_that_grows_with_the_trials(tmp_path):
-    few, many = tmp_path / "few.png", tmp_path / "many.png"
-    report_plots.plot_trials(TRIALS[:1], str(few))
-    report_plots.plot_trials(TRIALS * 4, str(many))
-    few_height = matplotlib.image.imread(few).shape[0]
-    many_height = matplotlib.image.imread(many).shape[0]
-    assert few_height > 100 and many_height > few_height
+"""reports/run_record.py: why a run did not bless or push, in words, read as the reports read a
+real run."""
 
 
 def _refused_run(monkeypatch, failures, bar):
@@ -92,15 +71,3 @@ def test_a_refusal_names_the_value_the_bar_and_the_flag(monkeypatch):
         "test accuracy against served version 1700000000 (0.7301): candidate - served -0.0110 "
         "(95 % interval -0.0152 to -0.0068); its lower end is below -0.0050 "
         "(--max-accuracy-drop)"]
-
-
-def test_undefined_metrics_print_as_tfma_stores_them():
-    """TFMA stores precision with no positive prediction as the string 'NaN'; a run on a
-    small test set must still get its report (it stopped at the first format code)."""
-    from reports import metric_text
-
-    metrics = {"precision": "NaN", "recall": 0.5, "recall_lower_bound": 0.25,
-               "recall_upper_bound": 0.75, "accuracy_diff": "NaN"}
-    assert metric_text.interval_text(metrics, "precision") == "NaN"
-    assert metric_text.interval_text(metrics, "recall") == "0.5000 (95 % interval 0.2500 to 0.7500)"
-    assert metric_text.difference_text(metrics) == "candidate - served: ?"
